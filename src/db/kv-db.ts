@@ -1,0 +1,230 @@
+import type { AbstractLevel } from 'abstract-level';
+import { concatBytes, EMPTY, prefixEnd, toPlainBytes } from '../encoding/bytes.js';
+import { StoreMigrateError } from '../errors.js';
+
+/** Any abstract-level database (classic-level, memory-level, ...), however the caller opened it. */
+// biome-ignore lint/suspicious/noExplicitAny: abstract-level databases differ in their type parameters.
+export type LevelDatabase = AbstractLevel<any, any, any>;
+
+export interface RangeOptions {
+  gt?: Uint8Array;
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  lte?: Uint8Array;
+  reverse?: boolean;
+  limit?: number;
+}
+
+// We always pass these, so the caller's default encodings never matter.
+const VIEW = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+const ITER_CHUNK = 1000;
+
+/**
+ * A key-prefixed view of a database with Uint8Array keys and values. All Buffers that
+ * abstract-level returns are turned into plain Uint8Arrays here, at the boundary.
+ * Writes take an optional WriteBatch so that several views can commit atomically together.
+ */
+export class KvDb {
+  readonly db: LevelDatabase;
+  readonly prefix: Uint8Array;
+  readonly #end: Uint8Array | undefined;
+
+  constructor(db: LevelDatabase, prefix: Uint8Array = EMPTY) {
+    this.db = db;
+    this.prefix = prefix;
+    this.#end = prefix.length > 0 ? prefixEnd(prefix) : undefined;
+  }
+
+  sub(prefix: Uint8Array): KvDb {
+    return new KvDb(this.db, concatBytes(this.prefix, prefix));
+  }
+
+  key(k: Uint8Array): Uint8Array {
+    return this.prefix.length === 0 ? k : concatBytes(this.prefix, k);
+  }
+
+  get supportsGetSync(): boolean {
+    return (this.db.supports as { getSync?: boolean }).getSync === true;
+  }
+
+  async get(k: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      const v = await this.db.get(this.key(k), VIEW);
+      return v === undefined ? undefined : toPlainBytes(v);
+    } catch (err) {
+      throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database read failed');
+    }
+  }
+
+  /** A synchronous point read (classic-level and memory-level support it). */
+  getSync(k: Uint8Array): Uint8Array | undefined {
+    let v: Uint8Array | undefined;
+    try {
+      v = this.db.getSync(this.key(k), VIEW);
+    } catch (err) {
+      throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database read failed');
+    }
+    return v === undefined ? undefined : toPlainBytes(v);
+  }
+
+  async getMany(keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return [];
+    let values: Array<Uint8Array | undefined>;
+    try {
+      values = await this.db.getMany(
+        keys.map((k) => this.key(k)),
+        VIEW,
+      );
+    } catch (err) {
+      throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database read failed');
+    }
+    return values.map((v) => (v === undefined ? undefined : toPlainBytes(v)));
+  }
+
+  async put(k: Uint8Array, v: Uint8Array, batch?: WriteBatch): Promise<void> {
+    if (batch) {
+      batch.put(this.key(k), v);
+      return;
+    }
+    try {
+      await this.db.put(this.key(k), v, VIEW);
+    } catch (err) {
+      throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database write failed');
+    }
+  }
+
+  async del(k: Uint8Array, batch?: WriteBatch): Promise<void> {
+    if (batch) {
+      batch.del(this.key(k));
+      return;
+    }
+    try {
+      await this.db.del(this.key(k), VIEW);
+    } catch (err) {
+      throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database write failed');
+    }
+  }
+
+  batch(): WriteBatch {
+    return new WriteBatch(this.db);
+  }
+
+  #range(opts: RangeOptions): Record<string, unknown> {
+    const range: Record<string, unknown> = { ...VIEW, reverse: opts.reverse === true };
+    if (opts.limit !== undefined) range.limit = opts.limit;
+    if (opts.gt) range.gt = this.key(opts.gt);
+    else if (opts.gte) range.gte = this.key(opts.gte);
+    else if (this.prefix.length > 0) range.gte = this.prefix;
+    if (opts.lt) range.lt = this.key(opts.lt);
+    else if (opts.lte) range.lte = this.key(opts.lte);
+    else if (this.#end) range.lt = this.#end;
+    return range;
+  }
+
+  /** Entries in key order (or reverse), keys without this view's prefix. Reads in chunks. */
+  async *iterate(opts: RangeOptions = {}): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const it = this.db.iterator(this.#range(opts));
+    const plen = this.prefix.length;
+    try {
+      for (;;) {
+        let chunk: Array<[Uint8Array, Uint8Array]>;
+        try {
+          chunk = await it.nextv(ITER_CHUNK);
+        } catch (err) {
+          throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database iteration failed');
+        }
+        if (chunk.length === 0) return;
+        for (const [k, v] of chunk) {
+          const key = toPlainBytes(k);
+          yield [plen === 0 ? key : key.subarray(plen), toPlainBytes(v)];
+        }
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  async *keys(opts: RangeOptions = {}): AsyncGenerator<Uint8Array> {
+    const it = this.db.keys(this.#range(opts));
+    const plen = this.prefix.length;
+    try {
+      for (;;) {
+        let chunk: Uint8Array[];
+        try {
+          chunk = await it.nextv(ITER_CHUNK);
+        } catch (err) {
+          throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database iteration failed');
+        }
+        if (chunk.length === 0) return;
+        for (const k of chunk) {
+          const key = toPlainBytes(k);
+          yield plen === 0 ? key : key.subarray(plen);
+        }
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  /** Deletes every key in this view (or in a range of it), in bounded batches. */
+  async clear(opts: RangeOptions = {}): Promise<number> {
+    let n = 0;
+    let batch = this.batch();
+    for await (const k of this.keys(opts)) {
+      batch.del(this.key(k));
+      n++;
+      if (batch.length >= 10_000) {
+        await batch.write();
+        batch = this.batch();
+      }
+    }
+    await batch.write();
+    return n;
+  }
+}
+
+/**
+ * An atomic group of writes with full (already prefixed) keys. It counts operations and
+ * bytes so that bulk writers can flush at a bounded size.
+ */
+export class WriteBatch {
+  readonly #db: LevelDatabase;
+  #ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = [];
+  #bytes = 0;
+  #written = false;
+
+  constructor(db: LevelDatabase) {
+    this.#db = db;
+  }
+
+  get length(): number {
+    return this.#ops.length;
+  }
+
+  get byteLength(): number {
+    return this.#bytes;
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.#ops.push({ type: 'put', key, value });
+    this.#bytes += key.length + value.length;
+  }
+
+  del(key: Uint8Array): void {
+    this.#ops.push({ type: 'del', key });
+    this.#bytes += key.length;
+  }
+
+  async write(): Promise<void> {
+    if (this.#written) throw new StoreMigrateError('ERR_DB_IO', 'write batch already written');
+    this.#written = true;
+    if (this.#ops.length === 0) return;
+    try {
+      await this.#db.batch(this.#ops, VIEW);
+    } catch (err) {
+      throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database batch write failed');
+    } finally {
+      this.#ops = [];
+    }
+  }
+}

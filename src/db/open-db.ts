@@ -1,0 +1,43 @@
+import { existsSync, statSync } from 'node:fs';
+import { ClassicLevel } from 'classic-level';
+import { StoreMigrateError } from '../errors.js';
+import type { LevelDatabase } from './kv-db.js';
+
+export interface OpenDbOptions {
+  /** Create the database when the directory is missing or empty. Default true. */
+  createIfMissing?: boolean;
+  /** LevelDB block cache in bytes. */
+  cacheSize?: number;
+}
+
+/** Opens a LevelDB directory with classic-level, keys and values as Uint8Array. */
+export async function openDb(path: string, options: OpenDbOptions = {}): Promise<LevelDatabase> {
+  const createIfMissing = options.createIfMissing ?? true;
+  if (!createIfMissing) {
+    if (!existsSync(path)) {
+      throw new StoreMigrateError('ERR_NOT_FOUND', `no database at ${path}: the directory does not exist`, {
+        details: { path },
+      });
+    }
+    if (!statSync(path).isDirectory()) {
+      throw new StoreMigrateError('ERR_DB_OPEN', `${path} is not a directory`, { details: { path } });
+    }
+  }
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+    createIfMissing,
+    cacheSize: options.cacheSize ?? 64 * 1024 * 1024,
+  });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause;
+    const detail = cause?.message ?? (err instanceof Error ? err.message : String(err));
+    throw new StoreMigrateError('ERR_DB_OPEN', `cannot open database at ${path}: ${detail}`, {
+      cause: err,
+      details: { path },
+    });
+  }
+  return db;
+}

@@ -1,0 +1,82 @@
+/**
+ * Stable error codes. Codes are part of the public contract: operators grep for them
+ * and tools branch on them. Messages may change; codes may not.
+ */
+export const ErrorCodes = [
+  // encoding
+  'ERR_MALFORMED_VARINT',
+  'ERR_VARINT_OVERFLOW',
+  'ERR_TRUNCATED',
+  'ERR_TRAILING_BYTES',
+  'ERR_INVALID_REMOVE_FLAG',
+  'ERR_MALFORMED_PROTOBUF',
+  // tree engine
+  'ERR_CORRUPT_NODE',
+  'ERR_HASH_MISMATCH',
+  'ERR_MISSING_NODE',
+  'ERR_INVALID_HEIGHT',
+  'ERR_IMPORT_ORDER',
+  'ERR_IMPORT_INCOMPLETE',
+  'ERR_EMPTY_KEY',
+  'ERR_VERSION_NOT_FOUND',
+  'ERR_VERSION_EXISTS',
+  'ERR_VERSION_PRUNED',
+  'ERR_READ_ONLY',
+  'ERR_KEY_NOT_FOUND',
+  // stores
+  'ERR_UNKNOWN_STORE',
+  'ERR_CHANGESET_GAP',
+  'ERR_CHANGESET_CONFLICT',
+  'ERR_INVALID_CHANGESET',
+  'ERR_SNAPSHOT_ORDER',
+  'ERR_SNAPSHOT_IN_PROGRESS',
+  'ERR_NOT_A_STORE',
+  'ERR_WRONG_CHAIN',
+  // migration
+  'ERR_STREAM_CLOSED',
+  'ERR_STREAM_TRUNCATED',
+  'ERR_MIGRATION_RUNNING',
+  'ERR_MIGRATION_FAILED',
+  'ERR_VERIFY_FAILED',
+  // db and io
+  'ERR_DB_OPEN',
+  'ERR_DB_IO',
+  'ERR_NOT_FOUND',
+  // cli and rpc
+  'ERR_USAGE',
+  'ERR_NOT_IMPLEMENTED',
+  'ERR_INVALID_PARAMS',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+export interface StoreMigrateErrorOptions {
+  cause?: unknown;
+  /** Structured facts for logs and JSON output (version, store, offset, ...). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error class of the project. Branch on `code`, never on `message`. */
+export class StoreMigrateError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: StoreMigrateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StoreMigrateError';
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** Wraps any thrown value; a StoreMigrateError passes through unchanged. */
+  static from(err: unknown, code: ErrorCode, message: string): StoreMigrateError {
+    if (err instanceof StoreMigrateError) return err;
+    return new StoreMigrateError(code, `${message}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+export function isStoreMigrateError(err: unknown, code?: ErrorCode): err is StoreMigrateError {
+  return err instanceof StoreMigrateError && (code === undefined || err.code === code);
+}
