@@ -57,12 +57,7 @@ export class ByteWriter {
 
   u32be(n: number): this {
     this.#reserve(4);
-    const b = this.#buf;
-    const o = this.#len;
-    b[o] = n >>> 24;
-    b[o + 1] = (n >>> 16) & 0xff;
-    b[o + 2] = (n >>> 8) & 0xff;
-    b[o + 3] = n & 0xff;
+    writeU32be(this.#buf, this.#len, n);
     this.#len += 4;
     return this;
   }
@@ -80,17 +75,17 @@ export class ByteWriter {
   }
 }
 
+export function writeU32be(out: Uint8Array, offset: number, n: number): void {
+  out[offset] = n >>> 24;
+  out[offset + 1] = (n >>> 16) & 0xff;
+  out[offset + 2] = (n >>> 8) & 0xff;
+  out[offset + 3] = n & 0xff;
+}
+
 export function writeU64be(out: Uint8Array, offset: number, n: number): void {
   const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  out[offset] = hi >>> 24;
-  out[offset + 1] = (hi >>> 16) & 0xff;
-  out[offset + 2] = (hi >>> 8) & 0xff;
-  out[offset + 3] = hi & 0xff;
-  out[offset + 4] = lo >>> 24;
-  out[offset + 5] = (lo >>> 16) & 0xff;
-  out[offset + 6] = (lo >>> 8) & 0xff;
-  out[offset + 7] = lo & 0xff;
+  writeU32be(out, offset, hi);
+  writeU32be(out, offset + 4, n >>> 0);
 }
 
 export function readU64be(b: Uint8Array, offset: number): number {

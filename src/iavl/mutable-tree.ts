@@ -1,0 +1,396 @@
+import type { KvDb, LevelDatabase } from '../db/kv-db.js';
+import { KvDb as KvDbClass } from '../db/kv-db.js';
+import { ByteReader } from '../encoding/byte-reader.js';
+import { ByteWriter } from '../encoding/byte-writer.js';
+import { compareBytes, fromUtf8, toHex, utf8 } from '../encoding/bytes.js';
+import { StoreMigrateError } from '../errors.js';
+import { getFromNode, ImmutableTree } from './immutable-tree.js';
+import { LegacyNodeDb } from './legacy-node-db.js';
+import { Node } from './node.js';
+import { refKey } from './node-cache.js';
+import { DEFAULT_CACHE_BYTES, type NodeDb, type TreeLayout } from './node-db.js';
+import { EMPTY_HASH } from './node-hash.js';
+import { NodeKeyNodeDb } from './node-key-node-db.js';
+
+export interface MutableTreeOptions {
+  /** Key prefix of the tree inside the database (e.g. `s/k:bank/`). Default: none. */
+  prefix?: Uint8Array;
+  layout: TreeLayout;
+  /** Node cache budget in bytes. */
+  cacheBytes?: number;
+  /**
+   * Maintain iavl's fast-node index (`f` keys, latest values). Default: keep it if the
+   * tree already has one, never create one.
+   */
+  fastNodes?: boolean;
+}
+
+export interface SaveResult {
+  hash: Uint8Array;
+  version: number;
+}
+
+const FAST_PREFIX = 0x66; // 'f' + key -> varint(version) bytes(value)
+const STORAGE_VERSION_KEY = utf8('mstorage_version');
+const FAST_STORAGE_VERSION = '1.1.0';
+
+function fastKey(key: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + key.length);
+  k[0] = FAST_PREFIX;
+  k.set(key, 1);
+  return k;
+}
+
+/**
+ * A versioned AVL+ tree, hash-compatible with cosmos/iavl. Changes accumulate in memory
+ * (new nodes) and are written by `saveVersion()` in one atomic batch. Reads are synchronous.
+ */
+export class MutableTree {
+  readonly kv: KvDb;
+  readonly ndb: NodeDb;
+  #root: Node | null = null;
+  #version = 0;
+  #loaded = false;
+  /** Persisted nodes replaced in the working version (legacy orphan records). */
+  #orphans = new Map<string, Node>();
+  #fast: boolean | undefined;
+  /** Keys changed since the last save, for the fast-node index. */
+  #fastChanges = new Map<string, { key: Uint8Array; value: Uint8Array | undefined }>();
+
+  constructor(db: LevelDatabase | KvDb, options: MutableTreeOptions) {
+    const base = db instanceof KvDbClass ? db : new KvDbClass(db);
+    this.kv = options.prefix ? base.sub(options.prefix) : base;
+    const cache = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.ndb =
+      options.layout === 'legacy' ? new LegacyNodeDb(this.kv, cache) : new NodeKeyNodeDb(this.kv, cache);
+    this.#fast = options.fastNodes;
+  }
+
+  get layout(): TreeLayout {
+    return this.ndb.layout;
+  }
+
+  /** The last saved (or loaded) version; 0 before the first save. */
+  get version(): number {
+    return this.#version;
+  }
+
+  get root(): Node | null {
+    return this.#root;
+  }
+
+  get fastNodesEnabled(): boolean {
+    return this.#fast === true;
+  }
+
+  /** Loads the latest version, or `version`. An empty database loads as version 0. */
+  async loadVersion(version?: number): Promise<number> {
+    const versions = await this.ndb.availableVersions();
+    const target = version ?? versions.at(-1) ?? 0;
+    if (target === 0 && versions.length === 0 && version === undefined) {
+      this.#root = null;
+    } else if (!versions.includes(target)) {
+      throw new StoreMigrateError(
+        versions.length > 0 && target < versions[0] ? 'ERR_VERSION_PRUNED' : 'ERR_VERSION_NOT_FOUND',
+        `version ${target} does not exist (available: ${describeVersions(versions)})`,
+        { details: { version: target } },
+      );
+    } else {
+      this.#root = this.ndb.getRoot(target);
+    }
+    this.#version = target;
+    this.#orphans.clear();
+    this.#fastChanges.clear();
+    if (this.#fast === undefined) {
+      const sv = await this.kv.get(STORAGE_VERSION_KEY);
+      this.#fast = sv !== undefined && fromUtf8(sv) >= FAST_STORAGE_VERSION;
+    }
+    this.#loaded = true;
+    return target;
+  }
+
+  async availableVersions(): Promise<number[]> {
+    return this.ndb.availableVersions();
+  }
+
+  #ensureLoaded(): void {
+    if (!this.#loaded) {
+      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', 'call loadVersion() before using the tree');
+    }
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    this.#ensureLoaded();
+    return getFromNode(this.ndb, this.#root, key);
+  }
+
+  has(key: Uint8Array): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Sets a key; returns true when it replaced an existing value. */
+  set(key: Uint8Array, value: Uint8Array): boolean {
+    this.#ensureLoaded();
+    if (key.length === 0) throw new StoreMigrateError('ERR_EMPTY_KEY', 'keys must not be empty');
+    if (value === undefined || value === null) {
+      throw new StoreMigrateError('ERR_INVALID_CHANGESET', `value for key ${toHex(key)} is missing`);
+    }
+    const v = this.#version + 1;
+    if (this.#fast) this.#fastChanges.set(refKey(key), { key, value });
+    if (this.#root === null) {
+      this.#root = Node.leaf(key, value, v);
+      return false;
+    }
+    const [root, updated] = this.#set(this.#root, key, value, v);
+    this.#root = root;
+    return updated;
+  }
+
+  /** Removes a key; returns its old value, or undefined when it was absent. */
+  remove(key: Uint8Array): Uint8Array | undefined {
+    this.#ensureLoaded();
+    if (this.#root === null) return undefined;
+    const r = this.#remove(this.#root, key, this.#version + 1);
+    if (r === undefined) return undefined;
+    this.#root = r.node;
+    if (this.#fast) this.#fastChanges.set(refKey(key), { key, value: undefined });
+    return r.value;
+  }
+
+  /** Hash of the working tree (with unsaved changes). */
+  workingHash(): Uint8Array {
+    return this.#root === null ? EMPTY_HASH : this.ndb.hashOf(this.#root);
+  }
+
+  /** Writes the working tree as version `version + 1`, atomically. */
+  async saveVersion(): Promise<SaveResult> {
+    this.#ensureLoaded();
+    const version = this.#version + 1;
+    if (this.ndb.hasVersion(version)) {
+      const existing = this.ndb.getRoot(version);
+      const existingHash = existing === null ? EMPTY_HASH : this.ndb.hashOf(existing);
+      const hash = this.workingHash();
+      if (compareBytes(existingHash, hash) !== 0) {
+        throw new StoreMigrateError(
+          'ERR_VERSION_EXISTS',
+          `version ${version} was already saved with hash ${toHex(existingHash)}, not ${toHex(hash)}`,
+          { details: { version } },
+        );
+      }
+      this.#root = existing;
+      this.#version = version;
+      this.#orphans.clear();
+      this.#fastChanges.clear();
+      return { hash, version };
+    }
+    const batch = this.kv.batch();
+    this.ndb.saveVersion(version, this.#root, this.#orphans.values(), this.#version, batch);
+    if (this.#fast) this.#writeFastNodes(version, batch);
+    await batch.write();
+    this.#version = version;
+    this.#orphans.clear();
+    this.#fastChanges.clear();
+    return { hash: this.workingHash(), version };
+  }
+
+  #writeFastNodes(version: number, batch: ReturnType<KvDb['batch']>): void {
+    const changes = [...this.#fastChanges.values()].sort((a, b) => compareBytes(a.key, b.key));
+    for (const c of changes) {
+      if (c.value === undefined) batch.del(this.kv.key(fastKey(c.key)));
+      else batch.put(this.kv.key(fastKey(c.key)), new ByteWriter().varint(version).bytes(c.value).finish());
+    }
+    batch.put(this.kv.key(STORAGE_VERSION_KEY), utf8(`${FAST_STORAGE_VERSION}-${version}`));
+  }
+
+  /**
+   * Reads a key from the fast-node index when it is present and current for the latest
+   * saved version; undefined means "not answered here" as well as "absent", so callers fall
+   * back to the tree.
+   */
+  async getFast(key: Uint8Array): Promise<{ value: Uint8Array | undefined } | undefined> {
+    if (!this.#fast) return undefined;
+    const sv = await this.kv.get(STORAGE_VERSION_KEY);
+    if (sv === undefined || fromUtf8(sv) !== `${FAST_STORAGE_VERSION}-${this.#version}`) return undefined;
+    const raw = await this.kv.get(fastKey(key));
+    if (raw === undefined) return { value: undefined };
+    const r = new ByteReader(raw);
+    r.varint();
+    const value = r.bytes();
+    r.end('fast node');
+    return { value };
+  }
+
+  getImmutable(version: number): ImmutableTree {
+    if (!this.ndb.hasVersion(version)) {
+      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `version ${version} does not exist`, {
+        details: { version },
+      });
+    }
+    return new ImmutableTree(this.ndb, this.ndb.getRoot(version), version);
+  }
+
+  /** Deletes versions up to and including `version`; the latest version always stays. */
+  async deleteVersionsTo(version: number): Promise<void> {
+    this.#ensureLoaded();
+    if (version >= this.#version) {
+      throw new StoreMigrateError(
+        'ERR_VERSION_NOT_FOUND',
+        `cannot delete versions up to ${version}: the latest version ${this.#version} must stay`,
+      );
+    }
+    await this.ndb.deleteVersionsTo(version);
+    // The working root may sit in the cache that pruning cleared; it is still valid.
+  }
+
+  #orphan(n: Node): void {
+    if (n.ref !== undefined) this.#orphans.set(refKey(n.ref), n);
+  }
+
+  #set(node: Node, key: Uint8Array, value: Uint8Array, v: number): [Node, boolean] {
+    if (node.height === 0) {
+      const c = compareBytes(key, node.key);
+      if (c === 0) {
+        this.#orphan(node);
+        return [Node.leaf(key, value, v), true];
+      }
+      const inner = new Node(c < 0 ? node.key : key, undefined, v, 1, 2);
+      if (c < 0) {
+        inner.left = Node.leaf(key, value, v);
+        inner.right = node;
+      } else {
+        inner.left = node;
+        inner.right = Node.leaf(key, value, v);
+      }
+      linkRefs(inner);
+      return [inner, false];
+    }
+    this.#orphan(node);
+    const n = node.clone(v);
+    let updated: boolean;
+    if (compareBytes(key, node.key) < 0) {
+      [n.left, updated] = this.#set(this.ndb.left(node), key, value, v);
+      n.leftRef = undefined;
+    } else {
+      [n.right, updated] = this.#set(this.ndb.right(node), key, value, v);
+      n.rightRef = undefined;
+    }
+    // An update changes no shape: heights, sizes and balance stay as they were.
+    if (updated) return [n, true];
+    this.#calcHeightAndSize(n);
+    return [this.#balance(n, v), false];
+  }
+
+  #remove(
+    node: Node,
+    key: Uint8Array,
+    v: number,
+  ): { node: Node | null; newKey: Uint8Array | undefined; value: Uint8Array } | undefined {
+    if (node.height === 0) {
+      if (compareBytes(key, node.key) !== 0) return undefined;
+      this.#orphan(node);
+      return { node: null, newKey: undefined, value: node.value! };
+    }
+    if (compareBytes(key, node.key) < 0) {
+      const r = this.#remove(this.ndb.left(node), key, v);
+      if (r === undefined) return undefined;
+      this.#orphan(node);
+      // The left leaf went away: the right child takes this node's place, and this node's
+      // key (the right subtree's smallest) moves up to the nearest ancestor entered from the right.
+      if (r.node === null) return { node: this.ndb.right(node), newKey: node.key, value: r.value };
+      const n = node.clone(v);
+      n.left = r.node;
+      n.leftRef = undefined;
+      this.#calcHeightAndSize(n);
+      return { node: this.#balance(n, v), newKey: r.newKey, value: r.value };
+    }
+    const r = this.#remove(this.ndb.right(node), key, v);
+    if (r === undefined) return undefined;
+    this.#orphan(node);
+    if (r.node === null) return { node: this.ndb.left(node), newKey: undefined, value: r.value };
+    const n = node.clone(v);
+    n.right = r.node;
+    n.rightRef = undefined;
+    if (r.newKey !== undefined) n.key = r.newKey;
+    this.#calcHeightAndSize(n);
+    return { node: this.#balance(n, v), newKey: undefined, value: r.value };
+  }
+
+  #calcHeightAndSize(n: Node): void {
+    const l = this.ndb.left(n);
+    const r = this.ndb.right(n);
+    n.height = Math.max(l.height, r.height) + 1;
+    n.size = l.size + r.size;
+  }
+
+  #balanceOf(n: Node): number {
+    return this.ndb.left(n).height - this.ndb.right(n).height;
+  }
+
+  /** Rebalances a new node, as cosmos/iavl does after an insert or a remove below it. */
+  #balance(n: Node, v: number): Node {
+    const b = this.#balanceOf(n);
+    if (b > 1) {
+      const l = this.ndb.left(n);
+      if (this.#balanceOf(l) >= 0) return this.#rotateRight(n, v);
+      n.left = this.#rotateLeft(l, v);
+      n.leftRef = undefined;
+      return this.#rotateRight(n, v);
+    }
+    if (b < -1) {
+      const r = this.ndb.right(n);
+      if (this.#balanceOf(r) <= 0) return this.#rotateLeft(n, v);
+      n.right = this.#rotateRight(r, v);
+      n.rightRef = undefined;
+      return this.#rotateLeft(n, v);
+    }
+    return n;
+  }
+
+  #rotateRight(node: Node, v: number): Node {
+    const l = this.ndb.left(node);
+    this.#orphan(node);
+    this.#orphan(l);
+    const n = node.clone(v);
+    const top = l.clone(v);
+    n.left = l.right;
+    n.leftRef = l.rightRef;
+    top.right = n;
+    top.rightRef = undefined;
+    this.#calcHeightAndSize(n);
+    this.#calcHeightAndSize(top);
+    return top;
+  }
+
+  #rotateLeft(node: Node, v: number): Node {
+    const r = this.ndb.right(node);
+    this.#orphan(node);
+    this.#orphan(r);
+    const n = node.clone(v);
+    const top = r.clone(v);
+    n.right = r.left;
+    n.rightRef = r.leftRef;
+    top.left = n;
+    top.leftRef = undefined;
+    this.#calcHeightAndSize(n);
+    this.#calcHeightAndSize(top);
+    return top;
+  }
+}
+
+/** New inner nodes built from existing children keep the persisted children as references. */
+function linkRefs(inner: Node): void {
+  if (inner.left?.ref !== undefined) {
+    inner.leftRef = inner.left.ref;
+    inner.left = undefined;
+  }
+  if (inner.right?.ref !== undefined) {
+    inner.rightRef = inner.right.ref;
+    inner.right = undefined;
+  }
+}
+
+function describeVersions(versions: number[]): string {
+  if (versions.length === 0) return 'none';
+  if (versions.length <= 6) return versions.join(', ');
+  return `${versions[0]}..${versions.at(-1)} (${versions.length} versions)`;
+}

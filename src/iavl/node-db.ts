@@ -1,0 +1,128 @@
+import type { KvDb, WriteBatch } from '../db/kv-db.js';
+import { toHex } from '../encoding/bytes.js';
+import { StoreMigrateError } from '../errors.js';
+import type { Node } from './node.js';
+import { NodeCache, refKey } from './node-cache.js';
+import { innerHash, leafHash } from './node-hash.js';
+
+export type TreeLayout = 'legacy' | 'node-key';
+
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Where a tree's nodes live: one layout's keys under one prefix. Reads are synchronous
+ * (getSync) and go through a byte-bounded cache, so a tree walk never awaits per node.
+ */
+export abstract class NodeDb {
+  abstract readonly layout: TreeLayout;
+  readonly kv: KvDb;
+  protected readonly cache: NodeCache;
+
+  constructor(kv: KvDb, cacheBytes = DEFAULT_CACHE_BYTES) {
+    if (!kv.supportsGetSync) {
+      throw new StoreMigrateError(
+        'ERR_DB_OPEN',
+        'the database does not support getSync(); use classic-level or memory-level',
+      );
+    }
+    this.kv = kv;
+    this.cache = new NodeCache(cacheBytes);
+  }
+
+  /** Loads a persisted node by reference. Missing or corrupt nodes raise typed errors. */
+  getNode(ref: Uint8Array): Node {
+    const ck = refKey(ref);
+    const cached = this.cache.get(ck);
+    if (cached !== undefined) return cached;
+    const node = this.loadNode(ref);
+    if (node === undefined) {
+      throw new StoreMigrateError('ERR_MISSING_NODE', `node ${toHex(ref)} is missing from the database`, {
+        details: { node: toHex(ref) },
+      });
+    }
+    this.cache.set(ck, node);
+    return node;
+  }
+
+  protected abstract loadNode(ref: Uint8Array): Node | undefined;
+
+  left(n: Node): Node {
+    return n.left ?? this.getNode(n.leftRef!);
+  }
+
+  right(n: Node): Node {
+    return n.right ?? this.getNode(n.rightRef!);
+  }
+
+  /** The node's hash, computing it (and any new descendants') when it is not known yet. */
+  hashOf(n: Node): Uint8Array {
+    if (n.hash !== undefined) return n.hash;
+    if (n.height === 0) {
+      n.hash = leafHash(n.key, n.value!, n.version);
+    } else {
+      n.hash = innerHash(n.height, n.size, n.version, this.hashOf(this.left(n)), this.hashOf(this.right(n)));
+    }
+    return n.hash;
+  }
+
+  /** Root of a saved version: null for an empty tree. Throws ERR_VERSION_NOT_FOUND. */
+  abstract getRoot(version: number): Node | null;
+
+  abstract hasVersion(version: number): boolean;
+
+  /** Saved versions, ascending. */
+  abstract availableVersions(): Promise<number[]>;
+
+  /**
+   * Adds a version to `batch`: every new node under `root` (assigning references), the root
+   * record, and the bookkeeping pruning needs. `orphans` are persisted nodes that the working
+   * version replaced; `previous` is the last saved version (0 if none).
+   */
+  abstract saveVersion(
+    version: number,
+    root: Node | null,
+    orphans: Iterable<Node>,
+    previous: number,
+    batch: WriteBatch,
+  ): void;
+
+  /** Deletes every version up to and including `version`, and every node only they reached. */
+  abstract deleteVersionsTo(version: number): Promise<void>;
+
+  /** Forgets cached nodes, e.g. after pruning deleted some. */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Persisted nodes reachable from `root` that `keep` does not reach (walks only differing subtrees). */
+  protected unreachableFrom(root: Node | null, keep: Set<string>): Node[] {
+    const out: Node[] = [];
+    if (root === null) return out;
+    const stack: Node[] = [root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (keep.has(refKey(n.ref!))) continue;
+      out.push(n);
+      if (n.height > 0) {
+        stack.push(this.getNode(n.rightRef!), this.getNode(n.leftRef!));
+      }
+    }
+    return out;
+  }
+}
+
+/** Post-order list of the new (unsaved) nodes under `root`; hashes them on the way. */
+export function newNodesPostOrder(ndb: NodeDb, root: Node): Node[] {
+  const out: Node[] = [];
+  const visit = (n: Node): void => {
+    if (n.ref !== undefined) return;
+    if (n.height > 0) {
+      if (n.left) visit(n.left);
+      if (n.right) visit(n.right);
+    }
+    ndb.hashOf(n);
+    out.push(n);
+  };
+  visit(root);
+  return out;
+}

@@ -1,0 +1,61 @@
+import { hash as cryptoHash } from 'node:crypto';
+import { toPlainBytes } from '../encoding/bytes.js';
+import { putUvarint, zigzag } from '../encoding/varint.js';
+
+/** sha256 of arbitrary bytes, as a plain Uint8Array. */
+export function sha256(data: Uint8Array): Uint8Array {
+  return toPlainBytes(cryptoHash('sha256', data, 'buffer'));
+}
+
+export const EMPTY_HASH = sha256(new Uint8Array(0));
+
+// One scratch buffer for hash preimages: hashing is synchronous, so it is never shared.
+let scratch = new Uint8Array(256);
+
+function ensure(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
+/**
+ * The IAVL leaf hash: sha256(varint(0) varint(1) varint(version) bytes(key) bytes(sha256(value))).
+ * The same in the legacy and node-key layouts.
+ */
+export function leafHash(key: Uint8Array, value: Uint8Array, version: number): Uint8Array {
+  return leafHashFromValueHash(key, sha256(value), version);
+}
+
+export function leafHashFromValueHash(key: Uint8Array, valueHash: Uint8Array, version: number): Uint8Array {
+  const buf = ensure(2 + 10 + 10 + key.length + 1 + 33);
+  buf[0] = 0; // zigzag(0)
+  buf[1] = 2; // zigzag(1)
+  let o = putUvarint(buf, 2, zigzag(version));
+  o = putUvarint(buf, o, key.length);
+  buf.set(key, o);
+  o += key.length;
+  buf[o++] = 32;
+  buf.set(valueHash, o);
+  o += 32;
+  return sha256(buf.subarray(0, o));
+}
+
+/** The IAVL inner hash: sha256(varint(height) varint(size) varint(version) bytes(left) bytes(right)). */
+export function innerHash(
+  height: number,
+  size: number,
+  version: number,
+  leftHash: Uint8Array,
+  rightHash: Uint8Array,
+): Uint8Array {
+  const buf = ensure(30 + 2 + leftHash.length + rightHash.length + 4);
+  let o = putUvarint(buf, 0, zigzag(height));
+  o = putUvarint(buf, o, zigzag(size));
+  o = putUvarint(buf, o, zigzag(version));
+  o = putUvarint(buf, o, leftHash.length);
+  buf.set(leftHash, o);
+  o += leftHash.length;
+  o = putUvarint(buf, o, rightHash.length);
+  buf.set(rightHash, o);
+  o += rightHash.length;
+  return sha256(buf.subarray(0, o));
+}

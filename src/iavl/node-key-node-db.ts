@@ -1,0 +1,193 @@
+import type { WriteBatch } from '../db/kv-db.js';
+import { readU32be, readU64be } from '../encoding/byte-writer.js';
+import { concatBytes } from '../encoding/bytes.js';
+import { StoreMigrateError } from '../errors.js';
+import type { Node } from './node.js';
+import { refKey } from './node-cache.js';
+import {
+  decodeLegacyNode,
+  decodeNodeKeyNode,
+  encodeNodeKeyNode,
+  HASH_SIZE,
+  NODE_KEY_SIZE,
+  nodeKeyBytes,
+} from './node-codec.js';
+import { NodeDb, newNodesPostOrder } from './node-db.js';
+
+const S = 0x73; // 's' + u64be(version) + u32be(nonce) -> node, or a root record at nonce 1
+const N = 0x6e; // legacy nodes a node-key tree may still point at
+
+function sKey(ref: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + ref.length);
+  k[0] = S;
+  k.set(ref, 1);
+  return k;
+}
+
+function rootRef(version: number): Uint8Array {
+  return nodeKeyBytes(version, 1);
+}
+
+/**
+ * The node-key layout of iavl v1 (store v2 StateCommitment): nodes keyed by the version that
+ * created them and a nonce. The root of version v sits at nonce 1, or v's record there refers
+ * to an older root (13 bytes, 's' + key) when nothing changed; an empty value is an empty tree.
+ */
+export class NodeKeyNodeDb extends NodeDb {
+  readonly layout = 'node-key' as const;
+
+  protected loadNode(ref: Uint8Array): Node | undefined {
+    if (ref.length === HASH_SIZE) {
+      const raw = this.kv.getSync(concatBytes(new Uint8Array([N]), ref));
+      return raw === undefined ? undefined : decodeLegacyNode(ref, raw);
+    }
+    let raw = this.kv.getSync(sKey(ref));
+    let key = ref;
+    if (raw === undefined && readU32be(ref, 8) === 1) {
+      // Pruning moves a root that a later version still uses from nonce 1 to nonce 0.
+      key = nodeKeyBytes(readU64be(ref, 0), 0);
+      raw = this.kv.getSync(sKey(key));
+    }
+    if (raw === undefined) return undefined;
+    return decodeNodeKeyNode(key, raw);
+  }
+
+  /** Resolves a version's root record to a node reference (null: empty tree). */
+  #rootRefOf(version: number): Uint8Array | null {
+    const raw = this.kv.getSync(sKey(rootRef(version)));
+    if (raw === undefined) {
+      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `version ${version} does not exist`, {
+        details: { version },
+      });
+    }
+    if (raw.length === 0) return null;
+    if (raw.length === 1 + NODE_KEY_SIZE && raw[0] === S) return raw.subarray(1);
+    // Node bodies start with zigzag(height), which is even, so never with 's'.
+    return rootRef(version);
+  }
+
+  getRoot(version: number): Node | null {
+    const ref = this.#rootRefOf(version);
+    return ref === null ? null : this.getNode(ref);
+  }
+
+  hasVersion(version: number): boolean {
+    return this.kv.getSync(sKey(rootRef(version))) !== undefined;
+  }
+
+  async latestVersion(): Promise<number> {
+    for await (const k of this.kv.keys({
+      gte: new Uint8Array([S]),
+      lt: new Uint8Array([S + 1]),
+      reverse: true,
+      limit: 1,
+    })) {
+      return readU64be(k, 1);
+    }
+    return 0;
+  }
+
+  async availableVersions(): Promise<number[]> {
+    const latest = await this.latestVersion();
+    if (latest === 0 || !this.hasVersion(latest)) return [];
+    // Versions are contiguous from the first unpruned one; find it by binary search.
+    let lo = 1;
+    let hi = latest;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.hasVersion(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    const out: number[] = [];
+    for (let v = lo; v <= latest; v++) out.push(v);
+    return out;
+  }
+
+  saveVersion(
+    version: number,
+    root: Node | null,
+    _orphans: Iterable<Node>,
+    _previous: number,
+    batch: WriteBatch,
+  ): void {
+    const rootKey = this.kv.key(sKey(rootRef(version)));
+    if (root === null) {
+      batch.put(rootKey, new Uint8Array(0));
+      return;
+    }
+    if (root.ref !== undefined) {
+      batch.put(rootKey, sKey(root.ref));
+      return;
+    }
+    const fresh = newNodesPostOrder(this, root);
+    // Nonces in pre-order, root first, as iavl v1 assigns them.
+    let nonce = 0;
+    const assign = (n: Node): void => {
+      if (n.ref !== undefined) return;
+      n.ref = nodeKeyBytes(version, ++nonce);
+      if (n.height > 0) {
+        if (n.left) assign(n.left);
+        if (n.right) assign(n.right);
+      }
+    };
+    assign(root);
+    for (const n of fresh) {
+      if (n.height > 0) {
+        if (n.left) n.leftRef = n.left.ref;
+        if (n.right) n.rightRef = n.right.ref;
+        n.left = undefined;
+        n.right = undefined;
+      }
+      batch.put(this.kv.key(sKey(n.ref!)), encodeNodeKeyNode(n));
+      this.cache.set(refKey(n.ref!), n);
+    }
+  }
+
+  async deleteVersionsTo(version: number): Promise<void> {
+    const versions = await this.availableVersions();
+    const latest = versions.at(-1) ?? 0;
+    if (version >= latest) {
+      throw new StoreMigrateError(
+        'ERR_VERSION_NOT_FOUND',
+        `cannot delete up to ${version}: latest is ${latest}`,
+      );
+    }
+    for (const v of versions) {
+      if (v > version) break;
+      await this.#deleteVersion(v);
+    }
+    this.clearCache();
+  }
+
+  /** Deletes version v: the nodes v reaches and v + 1 does not, and v's root record. */
+  async #deleteVersion(v: number): Promise<void> {
+    const next = this.getRoot(v + 1);
+    // Nodes of v + 1 created at or before v are shared with v; mark them without descending.
+    const shared = new Set<string>();
+    if (next !== null) {
+      const stack: Node[] = [next];
+      while (stack.length > 0) {
+        const n = stack.pop()!;
+        if (n.version <= v) {
+          shared.add(refKey(n.ref!));
+          continue;
+        }
+        if (n.height > 0) stack.push(this.getNode(n.leftRef!), this.getNode(n.rightRef!));
+      }
+    }
+    const batch = this.kv.batch();
+    const rootRecord = this.kv.getSync(sKey(rootRef(v)));
+    const current = this.getRoot(v);
+    for (const n of this.unreachableFrom(current, shared)) {
+      const ref = n.ref!;
+      batch.del(this.kv.key(ref.length === HASH_SIZE ? concatBytes(new Uint8Array([N]), ref) : sKey(ref)));
+    }
+    const ownRootNode = rootRecord !== undefined && rootRecord.length > 0 && rootRecord[0] !== S;
+    if (ownRootNode && current !== null && shared.has(refKey(current.ref!))) {
+      // v's root lives on in v + 1: keep its body, moved to nonce 0 so v no longer looks saved.
+      batch.put(this.kv.key(sKey(nodeKeyBytes(v, 0))), rootRecord);
+    }
+    batch.del(this.kv.key(sKey(rootRef(v))));
+    await batch.write();
+  }
+}
