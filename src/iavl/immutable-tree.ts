@@ -1,100 +1,18 @@
-import { compareBytes } from '../encoding/bytes.js';
+import type { CommitmentProof } from '../gen/cosmos/ics23/v1/proofs_pb.js';
 import type { Node } from './node.js';
 import type { NodeDb } from './node-db.js';
 import { EMPTY_HASH } from './node-hash.js';
+import { commitmentProof } from './proof.js';
+import {
+  type ExportNode,
+  exportNodes,
+  getFromNode,
+  type IterateOptions,
+  type IterateRange,
+  iterateNodes,
+} from './tree-walk.js';
 
-export interface IterateRange {
-  /** Inclusive lower bound. */
-  start?: Uint8Array;
-  /** Exclusive upper bound. */
-  end?: Uint8Array;
-}
-
-export interface IterateOptions {
-  reverse?: boolean;
-}
-
-/** One node of a post-order export, as cosmos/iavl's ExportNode (value only for leaves). */
-export interface ExportNode {
-  key: Uint8Array;
-  value: Uint8Array | undefined;
-  version: number;
-  height: number;
-}
-
-/** Looks a key up in an in-memory/persisted node tree. */
-export function getFromNode(ndb: NodeDb, root: Node | null, key: Uint8Array): Uint8Array | undefined {
-  let n = root;
-  while (n !== null) {
-    if (n.height === 0) return compareBytes(n.key, key) === 0 ? n.value : undefined;
-    // An inner node's key is the smallest key of its right subtree.
-    n = compareBytes(key, n.key) < 0 ? ndb.left(n) : ndb.right(n);
-  }
-  return undefined;
-}
-
-/** In-order leaves within [start, end), ascending or descending, loading only the subtrees that overlap. */
-export function* iterateNodes(
-  ndb: NodeDb,
-  root: Node | null,
-  range: IterateRange = {},
-  reverse = false,
-): Generator<Node> {
-  if (root === null) return;
-  const { start, end } = range;
-  const stack: Node[] = [];
-  let n: Node | undefined = root;
-  for (;;) {
-    // Descend to the first leaf in iteration order, remembering where to resume.
-    while (n !== undefined && n.height > 0) {
-      if (!reverse) {
-        if (start !== undefined && compareBytes(start, n.key) >= 0) n = ndb.right(n);
-        else {
-          stack.push(n);
-          n = ndb.left(n);
-        }
-      } else if (end !== undefined && compareBytes(n.key, end) >= 0) {
-        n = ndb.left(n);
-      } else {
-        stack.push(n);
-        n = ndb.right(n);
-      }
-    }
-    if (n !== undefined) {
-      const afterStart = start === undefined || compareBytes(n.key, start) >= 0;
-      const beforeEnd = end === undefined || compareBytes(n.key, end) < 0;
-      if (afterStart && beforeEnd) yield n;
-      else if (!reverse ? !beforeEnd : !afterStart) return;
-    }
-    const p = stack.pop();
-    if (p === undefined) return;
-    if (!reverse) {
-      if (end !== undefined && compareBytes(p.key, end) >= 0) return;
-      n = ndb.right(p);
-    } else {
-      if (start !== undefined && compareBytes(p.key, start) <= 0) return;
-      n = ndb.left(p);
-    }
-  }
-}
-
-/** All nodes under `root` in depth-first post-order (left, right, node), as export writes them. */
-export function* exportNodes(ndb: NodeDb, root: Node | null): Generator<ExportNode> {
-  if (root === null) return;
-  // Each frame: the node and whether its children were already pushed.
-  const stack: Array<[Node, boolean]> = [[root, false]];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const n = top[0];
-    if (n.height === 0 || top[1]) {
-      stack.pop();
-      yield { key: n.key, value: n.height === 0 ? n.value : undefined, version: n.version, height: n.height };
-      continue;
-    }
-    top[1] = true;
-    stack.push([ndb.right(n), false], [ndb.left(n), false]);
-  }
-}
+export type { ExportNode, IterateOptions, IterateRange };
 
 /** A read-only view of one saved version. */
 export class ImmutableTree {
@@ -129,6 +47,11 @@ export class ImmutableTree {
   *iterate(range: IterateRange = {}, options: IterateOptions = {}): Generator<[Uint8Array, Uint8Array]> {
     for (const n of iterateNodes(this.ndb, this.root, range, options.reverse === true))
       yield [n.key, n.value!];
+  }
+
+  /** An ICS23 proof (IAVL spec) of the key's presence or absence. */
+  proof(key: Uint8Array): CommitmentProof {
+    return commitmentProof(this.ndb, this.root, key);
   }
 
   /** The tree in post-order, for snapshots and imports. */

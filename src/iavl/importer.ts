@@ -2,11 +2,11 @@ import type { WriteBatch } from '../db/kv-db.js';
 import { u64be } from '../encoding/byte-writer.js';
 import { compareBytes, concatBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
-import type { ExportNode } from './immutable-tree.js';
 import type { MutableTree, SaveResult } from './mutable-tree.js';
 import { Node } from './node.js';
-import { MAX_HEIGHT, encodeLegacyNode, encodeNodeKeyNode, nodeKeyBytes } from './node-codec.js';
+import { encodeLegacyNode, encodeNodeKeyNode, MAX_HEIGHT, nodeKeyBytes } from './node-codec.js';
 import { EMPTY_HASH, innerHash, leafHash } from './node-hash.js';
+import type { ExportNode } from './tree-walk.js';
 
 export interface ImporterOptions {
   /** Flush the write batch at about this many bytes. */
@@ -44,7 +44,10 @@ export class Importer {
       throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `cannot import at version ${version}`);
     }
     if (tree.version !== 0 || tree.root !== null) {
-      throw new StoreMigrateError('ERR_VERSION_EXISTS', `import needs an empty tree; this one is at version ${tree.version}`);
+      throw new StoreMigrateError(
+        'ERR_VERSION_EXISTS',
+        `import needs an empty tree; this one is at version ${tree.version}`,
+      );
     }
     this.#tree = tree;
     this.#version = version;
@@ -62,7 +65,9 @@ export class Importer {
   }
 
   #fail(code: 'ERR_IMPORT_ORDER' | 'ERR_CORRUPT_NODE' | 'ERR_INVALID_HEIGHT', msg: string): never {
-    throw new StoreMigrateError(code, `import node ${this.#count}: ${msg}`, { details: { index: this.#count } });
+    throw new StoreMigrateError(code, `import node ${this.#count}: ${msg}`, {
+      details: { index: this.#count },
+    });
   }
 
   /** Adds the next node of the post-order stream. Synchronous; call flush() when needsFlush. */
@@ -93,10 +98,16 @@ export class Importer {
         this.#fail('ERR_IMPORT_ORDER', `inner node of height ${height} without two lower subtrees before it`);
       }
       if (Math.max(l.node.height, r.node.height) + 1 !== height) {
-        this.#fail('ERR_CORRUPT_NODE', `inner node of height ${height} over children of heights ${l.node.height} and ${r.node.height}`);
+        this.#fail(
+          'ERR_CORRUPT_NODE',
+          `inner node of height ${height} over children of heights ${l.node.height} and ${r.node.height}`,
+        );
       }
       if (compareBytes(item.key, r.min) !== 0) {
-        this.#fail('ERR_IMPORT_ORDER', `inner key ${toHex(item.key)} is not the smallest key of its right subtree`);
+        this.#fail(
+          'ERR_IMPORT_ORDER',
+          `inner key ${toHex(item.key)} is not the smallest key of its right subtree`,
+        );
       }
       if (item.value !== undefined && item.value.length > 0) {
         this.#fail('ERR_CORRUPT_NODE', 'inner node with a value');
@@ -156,19 +167,26 @@ export class Importer {
     }
     const kv = this.#tree.kv;
     if (this.#tree.ndb.hasVersion(this.#version)) {
-      throw new StoreMigrateError('ERR_VERSION_EXISTS', `version ${this.#version} already exists in the target tree`);
+      throw new StoreMigrateError(
+        'ERR_VERSION_EXISTS',
+        `version ${this.#version} already exists in the target tree`,
+      );
     }
     const root = this.#stack[0]?.node;
     let hash = EMPTY_HASH;
     if (this.#tree.layout === 'legacy') {
       if (root) this.#write(root);
-      this.#batch.put(kv.key(concatBytes(new Uint8Array([0x72]), u64be(this.#version))), root ? root.hash! : EMPTY);
+      this.#batch.put(
+        kv.key(concatBytes(new Uint8Array([0x72]), u64be(this.#version))),
+        root ? root.hash! : EMPTY,
+      );
     } else {
       const rootRecord = kv.key(concatBytes(new Uint8Array([0x73]), nodeKeyBytes(this.#version, 1)));
       if (root) {
         root.ref = nodeKeyBytes(root.version, 1);
         this.#write(root);
-        if (root.version < this.#version) this.#batch.put(rootRecord, concatBytes(new Uint8Array([0x73]), root.ref));
+        if (root.version < this.#version)
+          this.#batch.put(rootRecord, concatBytes(new Uint8Array([0x73]), root.ref));
       } else {
         this.#batch.put(rootRecord, EMPTY);
       }

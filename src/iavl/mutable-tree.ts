@@ -3,14 +3,17 @@ import { KvDb as KvDbClass } from '../db/kv-db.js';
 import { ByteReader } from '../encoding/byte-reader.js';
 import { ByteWriter } from '../encoding/byte-writer.js';
 import { compareBytes, fromUtf8, toHex, utf8 } from '../encoding/bytes.js';
+import type { KVPair } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
-import { getFromNode, ImmutableTree } from './immutable-tree.js';
+import { diffTrees } from './diff.js';
+import { ImmutableTree } from './immutable-tree.js';
 import { LegacyNodeDb } from './legacy-node-db.js';
 import { Node } from './node.js';
 import { refKey } from './node-cache.js';
 import { DEFAULT_CACHE_BYTES, type NodeDb, type TreeLayout } from './node-db.js';
 import { EMPTY_HASH } from './node-hash.js';
 import { NodeKeyNodeDb } from './node-key-node-db.js';
+import { getFromNode } from './tree-walk.js';
 
 export interface MutableTreeOptions {
   /** Key prefix of the tree inside the database (e.g. `s/k:bank/`). Default: none. */
@@ -227,6 +230,13 @@ export class MutableTree {
       });
     }
     return new ImmutableTree(this.ndb, this.ndb.getRoot(version), version);
+  }
+
+  /** The changes that turn version `a` into version `b`. */
+  diff(a: number, b: number): KVPair[] {
+    const ta = this.getImmutable(a);
+    const tb = this.getImmutable(b);
+    return diffTrees(this.ndb, ta.root, tb.root);
   }
 
   /** Deletes versions up to and including `version`; the latest version always stays. */
