@@ -1,4 +1,4 @@
-import type { KvDb, LevelDatabase } from '../db/kv-db.js';
+import type { KvDb, LevelDatabase, WriteBatch } from '../db/kv-db.js';
 import { KvDb as KvDbClass } from '../db/kv-db.js';
 import { ByteReader } from '../encoding/byte-reader.js';
 import { ByteWriter } from '../encoding/byte-writer.js';
@@ -167,12 +167,29 @@ export class MutableTree {
 
   /** Writes the working tree as version `version + 1`, atomically. */
   async saveVersion(): Promise<SaveResult> {
+    const batch = this.kv.batch();
+    const result = this.stageVersion(batch);
+    try {
+      await batch.write();
+    } catch (err) {
+      this.abandonStaged();
+      throw err;
+    }
+    return result;
+  }
+
+  /**
+   * Adds the writes of version `version + 1` to `batch` (so several trees can commit in one
+   * atomic batch) and moves the tree to that version. If the batch is then not written, call
+   * abandonStaged(): the tree must be loaded again before further use.
+   */
+  stageVersion(batch: WriteBatch): SaveResult {
     this.#ensureLoaded();
     const version = this.#version + 1;
+    const hash = this.workingHash();
     if (this.ndb.hasVersion(version)) {
       const existing = this.ndb.getRoot(version);
       const existingHash = existing === null ? EMPTY_HASH : this.ndb.hashOf(existing);
-      const hash = this.workingHash();
       if (compareBytes(existingHash, hash) !== 0) {
         throw new StoreMigrateError(
           'ERR_VERSION_EXISTS',
@@ -180,23 +197,33 @@ export class MutableTree {
           { details: { version } },
         );
       }
+      // Saving the same state again is a no-op, as in iavl.
       this.#root = existing;
-      this.#version = version;
-      this.#orphans.clear();
-      this.#fastChanges.clear();
-      return { hash, version };
+    } else {
+      this.ndb.saveVersion(version, this.#root, this.#orphans.values(), this.#version, batch);
+      if (this.#fast) this.#writeFastNodes(version, batch);
     }
-    const batch = this.kv.batch();
-    this.ndb.saveVersion(version, this.#root, this.#orphans.values(), this.#version, batch);
-    if (this.#fast) this.#writeFastNodes(version, batch);
-    await batch.write();
     this.#version = version;
     this.#orphans.clear();
     this.#fastChanges.clear();
-    return { hash: this.workingHash(), version };
+    return { hash, version };
   }
 
-  #writeFastNodes(version: number, batch: ReturnType<KvDb['batch']>): void {
+  /** After a staged batch failed to write: forget in-memory state until the next loadVersion(). */
+  abandonStaged(): void {
+    this.#loaded = false;
+    this.#root = null;
+    this.#orphans.clear();
+    this.#fastChanges.clear();
+    this.ndb.clearCache();
+  }
+
+  /** Drops unsaved changes, returning to the last saved version. */
+  async rollback(): Promise<void> {
+    await this.loadVersion(this.#version === 0 ? undefined : this.#version);
+  }
+
+  #writeFastNodes(version: number, batch: WriteBatch): void {
     const changes = [...this.#fastChanges.values()].sort((a, b) => compareBytes(a.key, b.key));
     for (const c of changes) {
       if (c.value === undefined) batch.del(this.kv.key(fastKey(c.key)));

@@ -1,7 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ByteWriter } from '../encoding/byte-writer.js';
-import { compareBytes, toHex } from '../encoding/bytes.js';
-import { StoreMigrateError } from '../errors.js';
+import { compareBytes } from '../encoding/bytes.js';
 import {
   type CommitmentProof,
   CommitmentProofSchema,
@@ -80,12 +79,8 @@ export function existenceProof(ndb: NodeDb, root: Node | null, key: Uint8Array):
 export function commitmentProof(ndb: NodeDb, root: Node | null, key: Uint8Array): CommitmentProof {
   const exist = existenceProof(ndb, root, key);
   if (exist !== undefined) return create(CommitmentProofSchema, { proof: { case: 'exist', value: exist } });
-  if (root === null) {
-    throw new StoreMigrateError(
-      'ERR_KEY_NOT_FOUND',
-      `cannot prove absence of ${toHex(key)} in an empty tree`,
-    );
-  }
+  // An empty tree has no neighbours: as in Go iavl the proof carries the key only. ICS23
+  // verifiers cannot check it; the empty root, sha256(""), is the evidence.
   let left: ExistenceProof | undefined;
   let right: ExistenceProof | undefined;
   for (const n of iterateNodes(ndb, root, { end: key }, true)) {
