@@ -1,0 +1,284 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { Int64ValueSchema } from '@bufbuild/protobuf/wkt';
+import type { KvDb } from '../db/kv-db.js';
+import { fromUtf8, toHex, utf8 } from '../encoding/bytes.js';
+import type { Changeset } from '../encoding/changeset.js';
+import { StoreMigrateError } from '../errors.js';
+import type { ImmutableTree } from '../iavl/immutable-tree.js';
+import { MutableTree } from '../iavl/mutable-tree.js';
+import type { TreeLayout } from '../iavl/node-db.js';
+import { type CommitInfo, decodeCommitInfo, encodeCommitInfo, makeCommitInfo } from './commit-info.js';
+import { type QueryResult, queryProofOps } from './proof-ops.js';
+
+export function storePrefix(name: string): Uint8Array {
+  return utf8(`s/k:${name}/`);
+}
+
+export function validateStoreName(name: string): void {
+  if (name.length === 0 || name.includes('/')) {
+    throw new StoreMigrateError('ERR_INVALID_PARAMS', `invalid store name ${JSON.stringify(name)}`);
+  }
+}
+
+export function decodeLatest(raw: Uint8Array): number {
+  try {
+    return Number(fromBinary(Int64ValueSchema, raw).value);
+  } catch (err) {
+    throw new StoreMigrateError('ERR_MALFORMED_PROTOBUF', 'latest-version record does not decode', {
+      cause: err,
+    });
+  }
+}
+
+export function encodeLatest(version: number): Uint8Array {
+  return toBinary(Int64ValueSchema, create(Int64ValueSchema, { value: BigInt(version) }));
+}
+
+export interface CommitStoreOptions {
+  /** Key prefix of the commit records: `s/` for rootmulti, `c/` for StateCommitment. */
+  metaPrefix: string;
+  layout: TreeLayout;
+  keepRecent?: number;
+  cacheBytes?: number;
+  readOnly?: boolean;
+}
+
+/**
+ * Many named IAVL trees in one database, committed together: `<meta>latest` holds the latest
+ * version and `<meta><version>` its CommitInfo, each tree lives under `s/k:<name>/`. Every
+ * commit writes all trees and both records in one atomic batch. MultiStoreV1 (legacy trees,
+ * `s/`) and StateCommitment (node-key trees, `c/`) are both this.
+ */
+export class CommitStore {
+  readonly kv: KvDb;
+  protected readonly trees = new Map<string, MutableTree>();
+  readonly #meta: string;
+  readonly #layout: TreeLayout;
+  readonly #keepRecent: number;
+  readonly #cacheBytes: number | undefined;
+  protected readOnlyFlag: boolean;
+  protected latest = 0;
+  protected lastCommit: CommitInfo | undefined;
+
+  protected constructor(kv: KvDb, options: CommitStoreOptions) {
+    this.kv = kv;
+    this.#meta = options.metaPrefix;
+    this.#layout = options.layout;
+    this.#keepRecent = options.keepRecent ?? 0;
+    this.#cacheBytes = options.cacheBytes;
+    this.readOnlyFlag = options.readOnly ?? false;
+  }
+
+  protected latestKey(): Uint8Array {
+    return utf8(`${this.#meta}latest`);
+  }
+
+  protected commitInfoKey(version: number): Uint8Array {
+    return utf8(`${this.#meta}${version}`);
+  }
+
+  /** Reads the latest record and mounts the stores it names (or `stores`, when empty). */
+  protected async load(stores: string[] | undefined): Promise<void> {
+    const raw = await this.kv.get(this.latestKey());
+    let names: string[];
+    if (raw === undefined) {
+      names = [...new Set(stores ?? [])].sort();
+      for (const n of names) validateStoreName(n);
+    } else {
+      this.latest = decodeLatest(raw);
+      this.lastCommit = await this.getCommitInfo(this.latest);
+      names = this.lastCommit.stores.map((s) => s.name);
+      const extra = (stores ?? []).filter((s) => !names.includes(s));
+      if (extra.length > 0) {
+        throw new StoreMigrateError(
+          'ERR_UNKNOWN_STORE',
+          `stores ${extra.join(', ')} are not in this database (it has ${names.join(', ') || 'none'}); adding stores is not supported`,
+        );
+      }
+    }
+    for (const name of names) {
+      const tree = this.newTree(name);
+      await tree.loadVersion(this.latest === 0 ? undefined : this.latest);
+      this.trees.set(name, tree);
+    }
+  }
+
+  protected newTree(name: string): MutableTree {
+    return new MutableTree(this.kv, {
+      layout: this.#layout,
+      prefix: storePrefix(name),
+      cacheBytes: this.#cacheBytes,
+    });
+  }
+
+  get latestVersion(): number {
+    return this.latest;
+  }
+
+  get readOnly(): boolean {
+    return this.readOnlyFlag;
+  }
+
+  /** The last commit's info (undefined before the first commit). */
+  get lastCommitInfo(): CommitInfo | undefined {
+    return this.lastCommit;
+  }
+
+  /** Mounted store names, sorted. */
+  storeNames(): string[] {
+    return [...this.trees.keys()].sort();
+  }
+
+  tree(store: string): MutableTree {
+    const t = this.trees.get(store);
+    if (t === undefined) {
+      throw new StoreMigrateError('ERR_UNKNOWN_STORE', `unknown store ${JSON.stringify(store)}`, {
+        details: { store },
+      });
+    }
+    return t;
+  }
+
+  /** Versions that still have a commit info, ascending. */
+  async versions(): Promise<number[]> {
+    const out: number[] = [];
+    for await (const k of this.kv.keys({ gte: utf8(`${this.#meta}0`), lt: utf8(`${this.#meta}:`) })) {
+      const s = fromUtf8(k).slice(this.#meta.length);
+      if (/^[0-9]+$/.test(s)) out.push(Number(s));
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  async getCommitInfo(version: number): Promise<CommitInfo> {
+    const raw = await this.kv.get(this.commitInfoKey(version));
+    if (raw === undefined) {
+      const versions = await this.versions();
+      const pruned = versions.length > 0 && version < versions[0];
+      throw new StoreMigrateError(
+        pruned ? 'ERR_VERSION_PRUNED' : 'ERR_VERSION_NOT_FOUND',
+        pruned
+          ? `version ${version} was pruned (earliest is ${versions[0]})`
+          : `version ${version} does not exist (latest is ${this.latest})`,
+        { details: { version } },
+      );
+    }
+    return decodeCommitInfo(raw);
+  }
+
+  /** A read-only view of one store at one version. */
+  async immutable(store: string, version: number): Promise<ImmutableTree> {
+    const tree = this.tree(store);
+    await this.getCommitInfo(version);
+    return tree.getImmutable(version);
+  }
+
+  /** Checks a changeset against the mounted stores before anything is applied. */
+  validate(cs: Changeset): void {
+    for (const sc of cs.changes) {
+      this.tree(sc.store);
+      for (const p of sc.pairs) {
+        if (p.key.length === 0) {
+          throw new StoreMigrateError('ERR_EMPTY_KEY', `empty key in store ${sc.store}`, {
+            details: { store: sc.store },
+          });
+        }
+        if (!p.remove && p.value === undefined) {
+          throw new StoreMigrateError(
+            'ERR_INVALID_CHANGESET',
+            `key ${toHex(p.key)} in ${sc.store} has no value`,
+          );
+        }
+      }
+    }
+  }
+
+  protected checkWritable(): void {
+    if (this.readOnlyFlag) throw new StoreMigrateError('ERR_READ_ONLY', 'this store is open read-only');
+  }
+
+  /** Applies a changeset to the working trees (validated first, so all or nothing). */
+  writeChangeset(cs: Changeset): void {
+    this.checkWritable();
+    this.validate(cs);
+    for (const sc of cs.changes) {
+      const t = this.tree(sc.store);
+      for (const p of sc.pairs) {
+        if (p.remove) t.remove(p.key);
+        else t.set(p.key, p.value!);
+      }
+    }
+  }
+
+  /** Commits the working trees as `version`, which must be the next one. */
+  async commitVersion(version: number): Promise<CommitInfo> {
+    this.checkWritable();
+    const next = this.latest + 1;
+    if (version !== next) {
+      await this.rollback();
+      throw new StoreMigrateError(
+        version <= this.latest ? 'ERR_VERSION_EXISTS' : 'ERR_CHANGESET_GAP',
+        version <= this.latest
+          ? `version ${version} is already committed (latest is ${this.latest})`
+          : `version ${version} skips ahead: the next version is ${next}`,
+        { details: { expected: next, got: version } },
+      );
+    }
+    const batch = this.kv.batch();
+    try {
+      const stores = [];
+      for (const name of this.storeNames()) {
+        const r = this.tree(name).stageVersion(batch);
+        stores.push({ name, version: r.version, hash: r.hash });
+      }
+      const ci = makeCommitInfo(version, stores, Date.now());
+      batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
+      batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
+      await batch.write();
+      this.latest = version;
+      this.lastCommit = ci;
+    } catch (err) {
+      await this.rollback();
+      throw err;
+    }
+    if (this.#keepRecent > 0 && version - this.#keepRecent >= 1) await this.prune(version - this.#keepRecent);
+    return this.lastCommit;
+  }
+
+  /** Validates, applies and commits a changeset as the next version (or `expectedVersion`). */
+  async commit(cs: Changeset, expectedVersion?: number): Promise<CommitInfo> {
+    this.checkWritable();
+    const version = expectedVersion ?? this.latest + 1;
+    if (version !== this.latest + 1) return this.commitVersion(version);
+    this.validate(cs);
+    this.writeChangeset(cs);
+    return this.commitVersion(version);
+  }
+
+  /** Drops unsaved and staged changes: every tree goes back to the last committed version. */
+  async rollback(): Promise<void> {
+    for (const t of this.trees.values()) {
+      t.abandonStaged();
+      await t.loadVersion(this.latest === 0 ? undefined : this.latest);
+    }
+  }
+
+  /** Deletes versions up to and including `version` from every store, and their commit infos. */
+  async prune(version: number): Promise<void> {
+    this.checkWritable();
+    // Commit infos first, so a crash halfway never leaves a version that looks complete.
+    const batch = this.kv.batch();
+    for (const v of await this.versions()) if (v <= version) batch.del(this.kv.key(this.commitInfoKey(v)));
+    await batch.write();
+    for (const t of this.trees.values()) await t.deleteVersionsTo(version);
+  }
+
+  /** The value of `key` in `store` at `height` (default latest), with the ICS23 proof chain when `prove`. */
+  async query(store: string, key: Uint8Array, height?: number, prove = false): Promise<QueryResult> {
+    const h = height ?? this.latest;
+    const ci = await this.getCommitInfo(h);
+    const t = await this.immutable(store, h);
+    const value = t.get(key);
+    if (!prove) return { value, height: h };
+    return { value, height: h, proof: queryProofOps(key, store, t.proof(key), ci) };
+  }
+}
