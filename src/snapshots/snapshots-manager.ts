@@ -1,0 +1,128 @@
+import { StoreMigrateError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { MigrationStream } from '../migration/migration-stream.js';
+import type { CommitStore } from '../v1/commit-store.js';
+import type { SnapshotItem } from './snapshot-item.js';
+
+export interface ExportStats {
+  height: number;
+  stores: Array<{ name: string; leaves: number; nodes: number }>;
+  leaves: number;
+  nodes: number;
+}
+
+export interface CreateMigrationOptions {
+  signal?: AbortSignal;
+  /** Called before each store's nodes, with the store's leaf count. */
+  onStore?: (name: string, leaves: number) => void;
+}
+
+/**
+ * Produces snapshot item streams from store v1, after cosmos store/v2's snapshots manager.
+ * A migration export holds the manager: while it runs, other snapshot operations are refused.
+ */
+export class SnapshotsManager {
+  readonly #source: CommitStore;
+  readonly #log: Logger;
+  #migrating = false;
+  #target: CommitStore | undefined;
+
+  constructor(source: CommitStore, options: { logger?: Logger } = {}) {
+    this.#source = source;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'snapshots' });
+  }
+
+  get migrating(): boolean {
+    return this.#migrating;
+  }
+
+  /** The store that serves snapshots after a migration ended (the new StateCommitment), if any. */
+  get target(): CommitStore | undefined {
+    return this.#target;
+  }
+
+  #begin(): void {
+    if (this.#migrating) {
+      throw new StoreMigrateError('ERR_SNAPSHOT_IN_PROGRESS', 'a migration snapshot is already in progress');
+    }
+  }
+
+  /** Leaf counts per store at `height` (from the roots, without walking the trees). */
+  async leafCounts(height: number): Promise<Array<{ name: string; leaves: number }>> {
+    const out = [];
+    for (const name of this.#source.storeNames()) {
+      out.push({ name, leaves: (await this.#source.immutable(name, height)).size });
+    }
+    return out;
+  }
+
+  /**
+   * Exports every store at `height` into `stream`: stores sorted by name, each a store item
+   * followed by its nodes in post-order. The stream is closed at the end, or closed with the
+   * error, so the reader never mistakes a failure for the end.
+   */
+  async createMigration(
+    height: number,
+    stream: MigrationStream<SnapshotItem>,
+    options: CreateMigrationOptions = {},
+  ): Promise<ExportStats> {
+    this.#begin();
+    this.#migrating = true;
+    const stats: ExportStats = { height, stores: [], leaves: 0, nodes: 0 };
+    try {
+      await this.#source.getCommitInfo(height);
+      for (const name of this.#source.storeNames()) {
+        const tree = await this.#source.immutable(name, height);
+        options.onStore?.(name, tree.size);
+        await stream.writeMsg({ kind: 'store', name });
+        const s = { name, leaves: 0, nodes: 0 };
+        for (const n of tree.export()) {
+          await stream.writeMsg({
+            kind: 'iavl',
+            key: n.key,
+            value: n.value,
+            version: n.version,
+            height: n.height,
+          });
+          s.nodes++;
+          if (n.height === 0) s.leaves++;
+          if ((s.nodes & 0xfff) === 0 && options.signal?.aborted) throw options.signal.reason;
+        }
+        stats.stores.push(s);
+        stats.leaves += s.leaves;
+        stats.nodes += s.nodes;
+      }
+      stream.close();
+      this.#log.info({ height, leaves: stats.leaves, nodes: stats.nodes }, 'migration export done');
+      return stats;
+    } catch (err) {
+      stream.closeWithError(err);
+      this.#log.warn({ height, err }, 'migration export failed');
+      throw err;
+    } finally {
+      this.#migrating = false;
+    }
+  }
+
+  /** Ends the migration: snapshots are served from `sc` from now on. */
+  endMigration(sc?: CommitStore): void {
+    this.#begin();
+    this.#target = sc;
+  }
+
+  /**
+   * A state-sync style export of the serving store at `height`, item by item. Refused while a
+   * migration export runs, as the two would contend for the same trees.
+   */
+  async *exportItems(height: number): AsyncGenerator<SnapshotItem> {
+    this.#begin();
+    const store = this.#target ?? this.#source;
+    await store.getCommitInfo(height);
+    for (const name of store.storeNames()) {
+      yield { kind: 'store', name };
+      for (const n of (await store.immutable(name, height)).export()) {
+        yield { kind: 'iavl', key: n.key, value: n.value, version: n.version, height: n.height };
+      }
+    }
+  }
+}
