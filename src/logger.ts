@@ -10,7 +10,9 @@ export interface LoggerOptions {
 
 /** The project logger: JSON lines to stderr (never stdout, which carries results). */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const destination = options.file ? pino.destination({ dest: options.file, mkdir: true, sync: true }) : pino.destination(2);
+  const destination = options.file
+    ? pino.destination({ dest: options.file, mkdir: true, sync: true })
+    : pino.destination(2);
   return pino({ level: options.level ?? 'info', base: undefined }, destination);
 }
 

@@ -1,5 +1,6 @@
 import type { WriteBatch } from '../db/kv-db.js';
-import { u64be } from '../encoding/byte-writer.js';
+import { ByteReader } from '../encoding/byte-reader.js';
+import { ByteWriter, u64be } from '../encoding/byte-writer.js';
 import { compareBytes, concatBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { MutableTree, SaveResult } from './mutable-tree.js';
@@ -11,30 +12,54 @@ import type { ExportNode } from './tree-walk.js';
 export interface ImporterOptions {
   /** Flush the write batch at about this many bytes. */
   batchBytes?: number;
+  /**
+   * A full database key: with each flush the importer's state is written there in the same
+   * batch as the nodes, so `Importer.resume` can continue after a crash.
+   */
+  checkpointKey?: Uint8Array;
 }
 
+/** A subtree waiting for its parent. Its node is already written. */
 interface Pending {
-  node: Node;
-  /** Smallest and largest key under the node, to check order as nodes arrive. */
+  ref: Uint8Array;
+  hash: Uint8Array;
+  height: number;
+  size: number;
+  /** Smallest key under it: an inner node's key must equal its right subtree's. */
   min: Uint8Array;
-  max: Uint8Array;
+}
+
+/** Where an import stands: enough to continue it after a crash. */
+export interface ImporterState {
+  /** Nodes consumed so far; a resumed import skips this many nodes of the stream. */
+  count: number;
+  lastLeaf: Uint8Array | undefined;
+  stack: Pending[];
 }
 
 const EMPTY = new Uint8Array(0);
+const N = 0x6e;
+const R = 0x72;
+const S = 0x73;
 
 /**
  * Rebuilds a tree from a post-order export (cosmos/iavl `docs/tree/export_import.md`) with a
- * stack of pending subtrees. It validates as it goes: heights, versions, key order and inner
- * keys, so an out-of-order or truncated stream fails with a typed error instead of building a
- * different tree. Nodes are written in bounded batches; the version exists only after commit().
+ * stack of pending subtrees. It validates as it goes (heights, versions, key order, inner
+ * keys), so an out-of-order or truncated stream fails with a typed error instead of building
+ * a different tree. Nodes are written as they arrive, in bounded batches; the version exists
+ * only after commit().
+ *
+ * Node keys in the node-key layout: (node version, 2 + arrival index), which is unique
+ * without per-version counters, so the state to resume is small; the root moves to nonce 1
+ * at commit. Hashes do not depend on nonces.
  */
 export class Importer {
   readonly #tree: MutableTree;
   readonly #version: number;
   readonly #batchBytes: number;
+  readonly #checkpointKey: Uint8Array | undefined;
   #batch: WriteBatch;
   #stack: Pending[] = [];
-  #nonces = new Map<number, number>();
   #lastLeaf: Uint8Array | undefined;
   #count = 0;
   #done = false;
@@ -52,16 +77,35 @@ export class Importer {
     this.#tree = tree;
     this.#version = version;
     this.#batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
+    this.#checkpointKey = options.checkpointKey;
     this.#batch = tree.kv.batch();
   }
 
-  /** Nodes added so far. */
+  /** Continues an import from a saved state; feed it the stream without its first `state.count` nodes. */
+  static resume(
+    tree: MutableTree,
+    version: number,
+    state: ImporterState,
+    options: ImporterOptions = {},
+  ): Importer {
+    const imp = new Importer(tree, version, options);
+    imp.#count = state.count;
+    imp.#lastLeaf = state.lastLeaf;
+    imp.#stack = state.stack;
+    return imp;
+  }
+
+  /** Nodes added so far (including those before a resume). */
   get count(): number {
     return this.#count;
   }
 
   get needsFlush(): boolean {
     return this.#batch.byteLength >= this.#batchBytes;
+  }
+
+  get state(): ImporterState {
+    return { count: this.#count, lastLeaf: this.#lastLeaf, stack: [...this.#stack] };
   }
 
   #fail(code: 'ERR_IMPORT_ORDER' | 'ERR_CORRUPT_NODE' | 'ERR_INVALID_HEIGHT', msg: string): never {
@@ -80,27 +124,28 @@ export class Importer {
     if (!Number.isSafeInteger(version) || version < 1 || version > this.#version) {
       this.#fail('ERR_CORRUPT_NODE', `version ${version} outside 1..${this.#version}`);
     }
-    let pending: Pending;
+    let node: Node;
+    let min: Uint8Array;
     if (height === 0) {
       if (item.key.length === 0) this.#fail('ERR_CORRUPT_NODE', 'leaf with an empty key');
       if (this.#lastLeaf !== undefined && compareBytes(item.key, this.#lastLeaf) <= 0) {
         this.#fail('ERR_IMPORT_ORDER', `leaf ${toHex(item.key)} does not follow ${toHex(this.#lastLeaf)}`);
       }
-      this.#lastLeaf = item.key;
-      const node = Node.leaf(item.key, item.value ?? EMPTY, version);
+      node = Node.leaf(item.key, item.value ?? EMPTY, version);
       node.hash = leafHash(node.key, node.value!, version);
-      pending = { node, min: item.key, max: item.key };
+      min = item.key;
+      this.#lastLeaf = item.key;
     } else {
       const n = this.#stack.length;
       const l = this.#stack[n - 2];
       const r = this.#stack[n - 1];
-      if (n < 2 || l.node.height >= height || r.node.height >= height) {
+      if (n < 2 || l.height >= height || r.height >= height) {
         this.#fail('ERR_IMPORT_ORDER', `inner node of height ${height} without two lower subtrees before it`);
       }
-      if (Math.max(l.node.height, r.node.height) + 1 !== height) {
+      if (Math.max(l.height, r.height) + 1 !== height) {
         this.#fail(
           'ERR_CORRUPT_NODE',
-          `inner node of height ${height} over children of heights ${l.node.height} and ${r.node.height}`,
+          `inner node of height ${height} over children of heights ${l.height} and ${r.height}`,
         );
       }
       if (compareBytes(item.key, r.min) !== 0) {
@@ -109,42 +154,34 @@ export class Importer {
           `inner key ${toHex(item.key)} is not the smallest key of its right subtree`,
         );
       }
-      if (item.value !== undefined && item.value.length > 0) {
+      if (item.value !== undefined && item.value.length > 0)
         this.#fail('ERR_CORRUPT_NODE', 'inner node with a value');
-      }
-      const node = new Node(item.key, undefined, version, height, l.node.size + r.node.size);
-      this.#write(l.node);
-      this.#write(r.node);
-      node.leftRef = l.node.ref;
-      node.rightRef = r.node.ref;
-      node.hash = innerHash(height, node.size, version, l.node.hash!, r.node.hash!);
+      node = new Node(item.key, undefined, version, height, l.size + r.size);
+      node.leftRef = l.ref;
+      node.rightRef = r.ref;
+      node.hash = innerHash(height, node.size, version, l.hash, r.hash);
+      min = l.min;
       this.#stack.length = n - 2;
-      pending = { node, min: l.min, max: r.max };
     }
-    if (this.#tree.layout === 'legacy') {
-      pending.node.ref = pending.node.hash;
-    } else {
-      // Per-version nonces from 2 in arrival order; the root takes nonce 1 at commit.
-      const nonce = (this.#nonces.get(version) ?? 0) + 1;
-      this.#nonces.set(version, nonce);
-      pending.node.ref = nodeKeyBytes(version, nonce + 1);
-    }
-    this.#stack.push(pending);
+    node.ref = this.#tree.layout === 'legacy' ? node.hash : nodeKeyBytes(version, this.#count + 2);
+    this.#write(node);
+    this.#stack.push({ ref: node.ref, hash: node.hash, height, size: node.size, min });
     this.#count++;
   }
 
   #write(n: Node): void {
     const kv = this.#tree.kv;
-    if (this.#tree.layout === 'legacy') {
-      this.#batch.put(kv.key(concatBytes(new Uint8Array([0x6e]), n.ref!)), encodeLegacyNode(n));
-    } else {
-      this.#batch.put(kv.key(concatBytes(new Uint8Array([0x73]), n.ref!)), encodeNodeKeyNode(n));
-    }
+    if (this.#tree.layout === 'legacy')
+      this.#batch.put(kv.key(concatBytes(new Uint8Array([N]), n.ref!)), encodeLegacyNode(n));
+    else this.#batch.put(kv.key(concatBytes(new Uint8Array([S]), n.ref!)), encodeNodeKeyNode(n));
   }
 
-  async flush(): Promise<void> {
+  /** Writes the pending batch (with the checkpoint, when one is configured). */
+  async flush(extra?: (batch: WriteBatch) => void): Promise<void> {
     const b = this.#batch;
     this.#batch = this.#tree.kv.batch();
+    if (this.#checkpointKey) b.put(this.#checkpointKey, encodeImporterState(this.state));
+    extra?.(b);
     await b.write();
   }
 
@@ -156,8 +193,11 @@ export class Importer {
     }
   }
 
-  /** Writes the root record and loads the imported version into the tree. */
-  async commit(): Promise<SaveResult> {
+  /**
+   * Writes the root record and loads the imported version into the tree. `extra` may add
+   * writes to the same final batch (e.g. to drop the checkpoint).
+   */
+  async commit(extra?: (batch: WriteBatch) => void): Promise<SaveResult> {
     if (this.#done) throw new StoreMigrateError('ERR_IMPORT_ORDER', 'importer already committed');
     if (this.#stack.length > 1) {
       throw new StoreMigrateError(
@@ -165,36 +205,71 @@ export class Importer {
         `import stream ended with ${this.#stack.length} unjoined subtrees; it is truncated`,
       );
     }
-    const kv = this.#tree.kv;
-    if (this.#tree.ndb.hasVersion(this.#version)) {
+    const tree = this.#tree;
+    const kv = tree.kv;
+    if (tree.ndb.hasVersion(this.#version)) {
       throw new StoreMigrateError(
         'ERR_VERSION_EXISTS',
         `version ${this.#version} already exists in the target tree`,
       );
     }
-    const root = this.#stack[0]?.node;
-    let hash = EMPTY_HASH;
-    if (this.#tree.layout === 'legacy') {
-      if (root) this.#write(root);
-      this.#batch.put(
-        kv.key(concatBytes(new Uint8Array([0x72]), u64be(this.#version))),
-        root ? root.hash! : EMPTY,
-      );
+    await this.flush();
+    const root = this.#stack[0];
+    const batch = kv.batch();
+    if (tree.layout === 'legacy') {
+      batch.put(kv.key(concatBytes(new Uint8Array([R]), u64be(this.#version))), root ? root.hash : EMPTY);
     } else {
-      const rootRecord = kv.key(concatBytes(new Uint8Array([0x73]), nodeKeyBytes(this.#version, 1)));
+      const rootRecord = kv.key(concatBytes(new Uint8Array([S]), nodeKeyBytes(this.#version, 1)));
       if (root) {
-        root.ref = nodeKeyBytes(root.version, 1);
-        this.#write(root);
-        if (root.version < this.#version)
-          this.#batch.put(rootRecord, concatBytes(new Uint8Array([0x73]), root.ref));
+        // The root takes nonce 1 of its own version, as iavl expects of a root.
+        const body = kv.getSync(concatBytes(new Uint8Array([S]), root.ref))!;
+        const rootVersion = new ByteReader(root.ref).u64be();
+        const rootRef = nodeKeyBytes(rootVersion, 1);
+        batch.del(kv.key(concatBytes(new Uint8Array([S]), root.ref)));
+        batch.put(kv.key(concatBytes(new Uint8Array([S]), rootRef)), body);
+        if (rootVersion < this.#version) batch.put(rootRecord, concatBytes(new Uint8Array([S]), rootRef));
       } else {
-        this.#batch.put(rootRecord, EMPTY);
+        batch.put(rootRecord, EMPTY);
       }
     }
-    if (root) hash = root.hash!;
-    await this.flush();
+    if (this.#checkpointKey) batch.del(this.#checkpointKey);
+    extra?.(batch);
+    await batch.write();
     this.#done = true;
-    await this.#tree.loadVersion(this.#version);
-    return { hash, version: this.#version };
+    await tree.loadVersion(this.#version);
+    return { hash: root ? root.hash : EMPTY_HASH, version: this.#version };
+  }
+}
+
+export function encodeImporterState(s: ImporterState): Uint8Array {
+  const w = new ByteWriter(64 + s.stack.length * 100);
+  w.uvarint(s.count);
+  w.uvarint(s.lastLeaf === undefined ? 0 : 1);
+  if (s.lastLeaf !== undefined) w.bytes(s.lastLeaf);
+  w.uvarint(s.stack.length);
+  for (const p of s.stack) w.bytes(p.ref).bytes(p.hash).uvarint(p.height).uvarint(p.size).bytes(p.min);
+  return w.finish();
+}
+
+export function decodeImporterState(buf: Uint8Array): ImporterState {
+  try {
+    const r = new ByteReader(buf);
+    const count = r.uvarint();
+    const lastLeaf = r.uvarint() === 1 ? r.bytes().slice() : undefined;
+    const n = r.uvarint();
+    const stack: Pending[] = [];
+    for (let i = 0; i < n; i++) {
+      stack.push({
+        ref: r.bytes().slice(),
+        hash: r.bytes().slice(),
+        height: r.uvarint(),
+        size: r.uvarint(),
+        min: r.bytes().slice(),
+      });
+    }
+    r.end('importer state');
+    return { count, lastLeaf, stack };
+  } catch (err) {
+    throw StoreMigrateError.from(err, 'ERR_CORRUPT_NODE', 'import checkpoint does not decode');
   }
 }

@@ -1,8 +1,8 @@
 import type { LevelDatabase } from '../../db/kv-db.js';
 import { KvDb } from '../../db/kv-db.js';
-import { utf8 } from '../../encoding/bytes.js';
+import { fromUtf8, utf8 } from '../../encoding/bytes.js';
 import { StoreMigrateError } from '../../errors.js';
-import { Importer } from '../../iavl/importer.js';
+import { decodeImporterState, Importer } from '../../iavl/importer.js';
 import type { MigrationStream } from '../../migration/migration-stream.js';
 import type { SnapshotItem } from '../../snapshots/snapshot-item.js';
 import { type CommitInfo, encodeCommitInfo, makeCommitInfo } from '../../v1/commit-info.js';
@@ -27,6 +27,8 @@ export interface RestoreOptions {
   /** Leaves are forwarded here as they are imported (for StateStorage); closed at the end. */
   leaves?: MigrationStream<RestoredLeaf>;
   signal?: AbortSignal;
+  /** Flush (and checkpoint) every this many bytes of nodes. */
+  batchBytes?: number;
   /** Called every few thousand nodes with the running counts. */
   onProgress?: (p: { store: string; nodes: number; leaves: number }) => void;
 }
@@ -60,12 +62,16 @@ export class StateCommitment extends CommitStore {
   /**
    * Rebuilds every store at `version` from a snapshot stream (store item, then its nodes in
    * post-order, stores sorted by name) and commits the result. Needs an empty StateCommitment.
+   * Progress is checkpointed with every flush; after a crash, calling restore again with the
+   * same version and a fresh stream of the same snapshot continues where it stopped
+   * (`resumed: true`). Every leaf is still forwarded to `options.leaves`, so StateStorage can
+   * resume from its own checkpoint.
    */
   async restore(
     version: number,
-    stream: AsyncIterable<SnapshotItem>,
+    stream: AsyncIterable<SnapshotItem> | Iterable<SnapshotItem>,
     options: RestoreOptions = {},
-  ): Promise<CommitInfo> {
+  ): Promise<CommitInfo & { resumed: boolean }> {
     this.checkWritable();
     if (this.latest !== 0) {
       throw new StoreMigrateError(
@@ -73,74 +79,141 @@ export class StateCommitment extends CommitStore {
         `StateCommitment already holds version ${this.latest}`,
       );
     }
-    // Nothing is committed, so any tree data is debris of an interrupted restore.
-    await this.kv.clear({ gte: utf8('s/k:'), lt: utf8('s/k;') });
+    const progress = await this.#readRestoreState();
+    const resumed = progress !== undefined && progress.version === version;
+    if (!resumed) {
+      // Nothing is committed, so any tree data is debris of another interrupted restore.
+      await this.kv.clear({ gte: utf8('s/k:'), lt: utf8('s/k;') });
+      await this.kv.clear({ gte: RESTORE_KEY, lt: utf8('c/restorf') });
+      await this.kv.put(RESTORE_KEY, encodeRestoreState({ version, done: [] }));
+    }
+    const done = new Set(resumed ? progress.done : []);
     const leaves = options.leaves;
-    const importers: Array<[string, Importer]> = [];
-    let current: [string, Importer] | undefined;
+    const finished: string[] = [];
+    let current: { name: string; importer: Importer | undefined; skip: number } | undefined;
     let nodes = 0;
     let leafCount = 0;
+    const finishCurrent = async (): Promise<void> => {
+      if (current?.importer === undefined) return;
+      const name = current.name;
+      const nextDone = [...done, ...finished, name];
+      await current.importer.commit((b) =>
+        b.put(this.kv.key(RESTORE_KEY), encodeRestoreState({ version, done: nextDone })),
+      );
+      finished.push(name);
+    };
     try {
       for await (const item of stream) {
         if (item.kind === 'store') {
           validateStoreName(item.name);
-          const prev = importers.at(-1)?.[0];
+          const prev = current?.name;
           if (prev !== undefined && item.name <= prev) {
             throw new StoreMigrateError(
               'ERR_SNAPSHOT_ORDER',
               `store ${item.name} arrives after ${prev}: stores must be sorted and unique`,
             );
           }
+          await finishCurrent();
           const tree = this.newTree(item.name);
           await tree.loadVersion();
-          if (tree.version !== 0) {
-            throw new StoreMigrateError('ERR_VERSION_EXISTS', `store ${item.name} already has data`);
-          }
-          current = [item.name, new Importer(tree, version)];
-          importers.push(current);
           this.trees.set(item.name, tree);
+          if (done.has(item.name)) {
+            current = { name: item.name, importer: undefined, skip: Number.POSITIVE_INFINITY };
+            continue;
+          }
+          if (tree.version !== 0)
+            throw new StoreMigrateError('ERR_VERSION_EXISTS', `store ${item.name} already has data`);
+          const checkpointKey = this.kv.key(utf8(`c/restore/${item.name}`));
+          const saved = resumed
+            ? await this.kv.db.get(checkpointKey, { keyEncoding: 'view', valueEncoding: 'view' })
+            : undefined;
+          const state = saved === undefined ? undefined : decodeImporterState(saved);
+          current = {
+            name: item.name,
+            importer: state
+              ? Importer.resume(tree, version, state, { checkpointKey, batchBytes: options.batchBytes })
+              : new Importer(tree, version, { checkpointKey, batchBytes: options.batchBytes }),
+            skip: state?.count ?? 0,
+          };
           continue;
         }
-        if (current === undefined) {
+        if (current === undefined)
           throw new StoreMigrateError('ERR_SNAPSHOT_ORDER', 'an IAVL node arrived before any store item');
-        }
-        const imp = current[1];
-        imp.add(item);
         nodes++;
         if (item.height === 0) {
           leafCount++;
           if (leaves)
             await leaves.writeMsg({
-              store: current[0],
+              store: current.name,
               key: item.key,
               value: item.value ?? new Uint8Array(0),
             });
         }
-        if (imp.needsFlush) await imp.flush();
+        if (current.skip > 0) {
+          current.skip--;
+        } else {
+          const imp = current.importer!;
+          imp.add(item);
+          if (imp.needsFlush) await imp.flush();
+        }
         if ((nodes & 0xfff) === 0) {
-          options.onProgress?.({ store: current[0], nodes, leaves: leafCount });
+          options.onProgress?.({ store: current.name, nodes, leaves: leafCount });
           if (options.signal?.aborted) throw options.signal.reason;
         }
       }
+      if (
+        current !== undefined &&
+        current.importer === undefined &&
+        current.skip !== Number.POSITIVE_INFINITY
+      ) {
+        throw new StoreMigrateError('ERR_STREAM_TRUNCATED', `store ${current.name} ended early`);
+      }
+      await finishCurrent();
       const stores = [];
-      for (const [name, imp] of importers) {
-        const r = await imp.commit();
-        stores.push({ name, version: r.version, hash: r.hash });
+      for (const name of this.storeNames()) {
+        const hash = this.tree(name).getImmutable(version).hash;
+        stores.push({ name, version, hash });
       }
       const ci = makeCommitInfo(version, stores, Date.now());
       const batch = this.kv.batch();
       batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
       batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
+      batch.del(this.kv.key(RESTORE_KEY));
       await batch.write();
       this.latest = version;
       this.lastCommit = ci;
       leaves?.close();
-      return ci;
+      return { ...ci, resumed };
     } catch (err) {
       leaves?.closeWithError(err);
-      // Forget half-imported trees; their nodes are unreachable without a commit record.
-      for (const [name] of importers) this.trees.delete(name);
+      // Trees stay on disk for a resume; in memory they are not committed.
+      this.trees.clear();
       throw err;
     }
+  }
+
+  async #readRestoreState(): Promise<{ version: number; done: string[] } | undefined> {
+    const raw = await this.kv.get(RESTORE_KEY);
+    return raw === undefined ? undefined : decodeRestoreState(raw);
+  }
+}
+
+const RESTORE_KEY = utf8('c/restore');
+
+function encodeRestoreState(s: { version: number; done: string[] }): Uint8Array {
+  return utf8(JSON.stringify(s));
+}
+
+function decodeRestoreState(raw: Uint8Array): { version: number; done: string[] } {
+  try {
+    const s = JSON.parse(fromUtf8(raw)) as { version: number; done: string[] };
+    if (!Number.isSafeInteger(s.version) || !Array.isArray(s.done)) throw new Error('bad shape');
+    return s;
+  } catch (err) {
+    throw StoreMigrateError.from(
+      err,
+      'ERR_CORRUPT_NODE',
+      'the restore checkpoint of StateCommitment does not decode',
+    );
   }
 }

@@ -1,0 +1,100 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LevelDatabase } from '../db/kv-db.js';
+import { openDb } from '../db/open-db.js';
+import { StoreMigrateError } from '../errors.js';
+import { createLogger, type Logger, silentLogger } from '../logger.js';
+import type { GlobalOptions } from './cli-context.js';
+
+/** Parsed command-line options as commander hands them to a command. */
+export type CommandOptions = Record<string, unknown> & GlobalOptions;
+
+function usage(command: string, message: string): StoreMigrateError {
+  return new StoreMigrateError('ERR_USAGE', `${message} (see: store-migrate ${command} --help)`);
+}
+
+/** A required string option; its absence is a usage error (exit 2). */
+export function requiredOption(opts: CommandOptions, command: string, name: string, flag: string): string {
+  const v = opts[name];
+  if (typeof v !== 'string' || v.length === 0) throw usage(command, `missing required option ${flag}`);
+  return v;
+}
+
+/**
+ * An optional integer option: digits only, at least `min` (1 unless told), at most
+ * Number.MAX_SAFE_INTEGER. Anything else is a usage error.
+ */
+export function intOption(
+  opts: CommandOptions,
+  command: string,
+  name: string,
+  flag: string,
+  min = 1,
+): number | undefined {
+  const v = opts[name];
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    const what = min === 1 ? 'a positive integer' : `an integer of at least ${min}`;
+    throw usage(command, `${flag} must be ${what}, not ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** Debug logs on stderr with --verbose; nothing otherwise (stdout carries results). */
+export function commandLogger(opts: GlobalOptions): Logger {
+  return opts.verbose ? createLogger({ level: 'debug' }) : silentLogger;
+}
+
+/** What a `--v1` path holds before anything opens it. */
+export type V1PathState = 'missing' | 'empty-dir' | 'database';
+
+/**
+ * Looks at a `--v1` path without touching it: LevelDB writes LOCK and LOG files into any
+ * directory it is asked to open, even one that holds no database, so we check first.
+ */
+export function v1PathState(path: string): V1PathState {
+  if (!existsSync(path)) return 'missing';
+  if (!statSync(path).isDirectory()) {
+    throw new StoreMigrateError('ERR_NOT_A_STORE', `${path} is not a directory`, { details: { path } });
+  }
+  const entries = readdirSync(path);
+  if (entries.length === 0) return 'empty-dir';
+  if (entries.includes('CURRENT')) return 'database';
+  const hint = entries.includes('application.db')
+    ? `; it looks like a node home: pass ${join(path, 'application.db')}`
+    : '';
+  throw new StoreMigrateError('ERR_NOT_A_STORE', `${path} holds files but no LevelDB database${hint}`, {
+    details: { path },
+  });
+}
+
+/** Opens an existing v1 database: ERR_NOT_FOUND when the path does not exist. */
+export async function openExistingV1(path: string): Promise<LevelDatabase> {
+  const state = v1PathState(path);
+  if (state === 'missing') {
+    throw new StoreMigrateError('ERR_NOT_FOUND', `no database at ${path}: the directory does not exist`, {
+      details: { path },
+    });
+  }
+  if (state === 'empty-dir') {
+    throw new StoreMigrateError('ERR_NOT_A_STORE', `${path} is an empty directory, not a database`, {
+      details: { path },
+    });
+  }
+  return openDb(path, { createIfMissing: false });
+}
+
+/** Runs `fn` on an open database and closes it on every path, success or error. */
+export async function withDatabase<T>(db: LevelDatabase, fn: (db: LevelDatabase) => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn(db);
+  } catch (err) {
+    // The command's error is the one to report; a failing close must not hide it.
+    await db.close().catch(() => {});
+    throw err;
+  }
+  await db.close();
+  return result;
+}

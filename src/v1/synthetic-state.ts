@@ -1,0 +1,684 @@
+import type { KvDb, LevelDatabase } from '../db/kv-db.js';
+import type { Changeset, KVPair, StoreChanges } from '../encoding/changeset.js';
+import { StoreMigrateError } from '../errors.js';
+import type { CommitInfo } from './commit-info.js';
+import { MultiStoreV1 } from './multi-store-v1.js';
+
+/**
+ * A synthetic store v1 state with history, shaped like a Cosmos chain's: stores named after
+ * the usual modules and sized unevenly, keys made of prefix bytes and address-like parts,
+ * values mostly small with a long tail of large ones. Version 1 writes most of the keys;
+ * each later version creates, updates and deletes a few percent of them. The same options
+ * (seed included) always give the same app hash at every version.
+ */
+
+export interface SyntheticStateOptions {
+  /** Number of stores. Default 4. */
+  stores?: number;
+  /** Number of live keys after the last version, over all stores. Default 10 000. */
+  keys?: number;
+  /** Number of versions written. Default 10. */
+  versions?: number;
+  /** PRNG seed, a non-negative safe integer. Default 1. */
+  seed?: number;
+}
+
+export interface SyntheticStateProgress {
+  /** The version being built or committed. */
+  version: number;
+  versions: number;
+  /** `build`: making the version's changes; `commit`: the multistore is writing them. */
+  phase: 'build' | 'commit';
+  /** Changes made so far, over all versions. */
+  changesDone: number;
+  changesTotal: number;
+}
+
+export interface SyntheticStoreStats {
+  name: string;
+  /** Live keys after the last version. */
+  keys: number;
+}
+
+export interface SyntheticStateStats {
+  versions: number;
+  /** Live keys after the last version. */
+  keys: number;
+  stores: SyntheticStoreStats[];
+  /** Keys created, updated and deleted, over all versions. */
+  created: number;
+  updated: number;
+  deleted: number;
+  /** Bytes of values written, over all versions. */
+  valueBytes: number;
+  /** The commit of the last version. */
+  lastCommit: CommitInfo;
+}
+
+export const SYNTHETIC_DEFAULTS = { stores: 4, keys: 10_000, versions: 10, seed: 1 } as const;
+
+// Over the whole history, later versions create NEW_SHARE of the final keys, delete
+// DELETE_SHARE of them and update UPDATE_SHARE; version 1 writes the rest (about 85%).
+const NEW_SHARE = 0.2;
+const DELETE_SHARE = 0.05;
+const UPDATE_SHARE = 0.15;
+/** Half of the updates go to the hottest HOT_SHARE of a store's keys (balances, rewards...). */
+const HOT_SHARE = 0.05;
+/** How often (in changes) the build phase reports progress. */
+const PROGRESS_EVERY = 16_384;
+
+// ---------------------------------------------------------------------------------------
+// Deterministic randomness
+
+/** sfc32: a small, fast PRNG with a 128-bit state (PractRand-clean), seeded by an integer. */
+export class SyntheticRandom {
+  #a: number;
+  #b: number;
+  #c: number;
+  #d: number;
+
+  constructor(seed: number) {
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      throw new StoreMigrateError(
+        'ERR_INVALID_PARAMS',
+        `seed must be a non-negative safe integer, not ${seed}`,
+      );
+    }
+    this.#a = 0x9e3779b9;
+    this.#b = 0x243f6a88 ^ Math.floor(seed / 0x1_0000_0000);
+    this.#c = 0xb7e15162;
+    this.#d = seed >>> 0;
+    for (let i = 0; i < 20; i++) this.u32();
+  }
+
+  u32(): number {
+    const a = this.#a;
+    const b = this.#b;
+    const c = this.#c;
+    const d = this.#d;
+    const t = (((a + b) | 0) + d) | 0;
+    this.#d = (d + 1) | 0;
+    this.#a = b ^ (b >>> 9);
+    this.#b = (c + (c << 3)) | 0;
+    this.#c = (((c << 21) | (c >>> 11)) + t) | 0;
+    return t >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  float(): number {
+    return this.u32() / 0x1_0000_0000;
+  }
+
+  /** Uniform integer in [0, n), for n up to 2^32. */
+  int(n: number): number {
+    return Math.floor(this.float() * n);
+  }
+
+  /** Integer in [min, max], log-uniform: most draws small, a long tail of large ones. */
+  logUniform(min: number, max: number): number {
+    if (min >= max) return min;
+    return Math.min(max, Math.floor(min * (max / min + 1 / min) ** this.float()));
+  }
+
+  /** Fills `buf[offset, offset + length)` with random bytes, four per draw. */
+  fill(buf: Uint8Array, offset: number, length: number): void {
+    const end = offset + length;
+    let i = offset;
+    for (; i + 4 <= end; i += 4) {
+      const r = this.u32();
+      buf[i] = r;
+      buf[i + 1] = r >>> 8;
+      buf[i + 2] = r >>> 16;
+      buf[i + 3] = r >>> 24;
+    }
+    if (i < end) {
+      let r = this.u32();
+      for (; i < end; i++, r >>>= 8) buf[i] = r;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Store profiles: what a module's keys and values look like
+
+/** One piece of a key. Every family has an `addr`, `seq` or `dec` part, so its keys never repeat. */
+type KeyPart =
+  /** Constant bytes: a prefix byte, a path segment. */
+  | { kind: 'const'; bytes: Uint8Array }
+  /** A random address (20 bytes: account, 32 bytes: module or contract), optionally length-prefixed as cosmos-sdk does. */
+  | { kind: 'addr'; size: 20 | 32; lengthPrefixed: boolean }
+  /** The family's next sequence number as a u64 big-endian (proposal ids, heights, code ids). */
+  | { kind: 'seq' }
+  /** The family's next sequence number in decimal ASCII (IBC packet sequences). */
+  | { kind: 'dec' }
+  /** A small random number in decimal ASCII (channel-12). */
+  | { kind: 'small'; max: number }
+  /** A small random number as a u64 big-endian (a proposal id inside a vote key). */
+  | { kind: 'smallU64'; max: number }
+  /** One of a few constants (denoms, message types). */
+  | { kind: 'pick'; choices: Uint8Array[] }
+  /** Random lowercase ASCII of random length (a contract's own keys). */
+  | { kind: 'text'; min: number; max: number };
+
+interface KeyFamily {
+  weight: number;
+  parts: KeyPart[];
+  /** Value size range in bytes, drawn log-uniformly. */
+  value: [min: number, max: number];
+}
+
+interface StoreProfile {
+  /** Relative share of the keys. */
+  weight: number;
+  families: KeyFamily[];
+}
+
+const enc = new TextEncoder();
+const b = (...bytes: number[]): KeyPart => ({ kind: 'const', bytes: new Uint8Array(bytes) });
+const s = (text: string): KeyPart => ({ kind: 'const', bytes: enc.encode(text) });
+const addr20: KeyPart = { kind: 'addr', size: 20, lengthPrefixed: true };
+const addr32: KeyPart = { kind: 'addr', size: 32, lengthPrefixed: false };
+const seq: KeyPart = { kind: 'seq' };
+const dec: KeyPart = { kind: 'dec' };
+const pick = (...choices: string[]): KeyPart => ({
+  kind: 'pick',
+  choices: choices.map((c) => enc.encode(c)),
+});
+const family = (weight: number, value: [number, number], ...parts: KeyPart[]): KeyFamily => ({
+  weight,
+  value,
+  parts,
+});
+
+const DENOMS = pick(
+  'uatom',
+  'uosmo',
+  'stake',
+  'ibc/27394FB092D2ECCD56123C74F36E4C1F926001CEADA9CA97EA622B25F41E5EB2',
+  'ibc/14F9BC3E44B8A9C1BE1FB08980FAB87034C9905EF17CF2F5008FC085218811CC',
+  'factory/osmo1z0qrq605sjgcqpylfl4aa6s90x738j7m58wyatt0tdzflg2ha26q67k743/umilk',
+);
+
+/** Store names in the order `--stores N` takes them; beyond the list they repeat with a suffix (acc2, bank2, ...). */
+const PROFILES: Array<[name: string, profile: StoreProfile]> = [
+  [
+    'acc',
+    {
+      weight: 18,
+      families: [
+        family(90, [80, 240], b(0x01), addr20), // accounts
+        family(10, [20, 32], b(0x02), seq), // account number -> address
+      ],
+    },
+  ],
+  [
+    'bank',
+    {
+      weight: 30,
+      families: [
+        family(97, [6, 40], b(0x02), addr20, DENOMS), // balances
+        family(3, [8, 300], b(0x01), s('u'), dec), // denom metadata
+      ],
+    },
+  ],
+  [
+    'staking',
+    {
+      weight: 14,
+      families: [
+        family(70, [60, 130], b(0x31), addr20, addr20), // delegations
+        family(15, [80, 300], b(0x32), addr20, addr20), // unbonding delegations
+        family(8, [100, 350], b(0x34), addr20, addr20, addr20), // redelegations
+        family(5, [250, 900], b(0x21), addr20), // validators
+        family(2, [1500, 6000], b(0x50), seq), // historical info
+      ],
+    },
+  ],
+  [
+    'gov',
+    {
+      weight: 3,
+      families: [
+        family(75, [20, 90], b(0x20), { kind: 'smallU64', max: 900 }, addr20), // votes
+        family(15, [30, 80], b(0x10), { kind: 'smallU64', max: 900 }, addr20), // deposits
+        family(10, [300, 8000], b(0x00), seq), // proposals
+      ],
+    },
+  ],
+  [
+    'distribution',
+    {
+      weight: 9,
+      families: [
+        family(60, [30, 60], b(0x04), addr20, addr20), // delegator starting info
+        family(25, [60, 300], b(0x05), addr20, seq), // validator historical rewards
+        family(10, [40, 500], b(0x02), addr20), // outstanding rewards
+        family(5, [20, 20], b(0x03), addr20), // withdraw addresses
+      ],
+    },
+  ],
+  [
+    'slashing',
+    {
+      weight: 5,
+      families: [
+        family(70, [8, 1024], b(0x02), addr20, seq), // missed-block bitmap chunks
+        family(30, [40, 80], b(0x01), addr20), // signing infos
+      ],
+    },
+  ],
+  ['mint', { weight: 0.02, families: [family(1, [20, 60], b(0x00), seq)] }],
+  [
+    'params',
+    {
+      weight: 0.2,
+      families: [family(1, [1, 120], pick('auth/', 'bank/', 'staking/', 'gov/', 'ibc/'), s('Param'), dec)],
+    },
+  ],
+  ['upgrade', { weight: 0.1, families: [family(1, [8, 8], b(0x01), s('v'), dec)] }],
+  [
+    'ibc',
+    {
+      weight: 8,
+      families: [
+        family(
+          50,
+          [32, 32],
+          s('commitments/ports/transfer/channels/channel-'),
+          { kind: 'small', max: 300 },
+          s('/sequences/'),
+          dec,
+        ),
+        family(
+          25,
+          [1, 1],
+          s('receipts/ports/transfer/channels/channel-'),
+          { kind: 'small', max: 300 },
+          s('/sequences/'),
+          dec,
+        ),
+        family(
+          15,
+          [32, 32],
+          s('acks/ports/transfer/channels/channel-'),
+          { kind: 'small', max: 300 },
+          s('/sequences/'),
+          dec,
+        ),
+        family(
+          10,
+          [120, 400],
+          s('clients/07-tendermint-'),
+          { kind: 'small', max: 200 },
+          s('/consensusStates/1-'),
+          dec,
+        ),
+      ],
+    },
+  ],
+  [
+    'wasm',
+    {
+      weight: 25,
+      families: [
+        family(94, [4, 4096], b(0x03), addr32, { kind: 'text', min: 3, max: 40 }), // contract state
+        family(5, [100, 400], b(0x02), addr32), // contract infos
+        family(1, [2000, 8000], b(0x01), seq), // codes
+      ],
+    },
+  ],
+  ['evidence', { weight: 0.3, families: [family(1, [100, 300], b(0x00), addr32)] }],
+  ['feegrant', { weight: 1, families: [family(1, [80, 250], b(0x00), addr20, addr20)] }],
+  [
+    'authz',
+    {
+      weight: 1,
+      families: [
+        family(
+          1,
+          [100, 300],
+          b(0x01),
+          addr20,
+          addr20,
+          pick('/cosmos.bank.v1beta1.MsgSend', '/cosmos.staking.v1beta1.MsgDelegate'),
+        ),
+      ],
+    },
+  ],
+  ['capability', { weight: 0.3, families: [family(1, [10, 40], b(0x01), seq)] }],
+  ['transfer', { weight: 0.5, families: [family(1, [50, 150], b(0x02), addr32)] }],
+  ['crisis', { weight: 0.01, families: [family(1, [10, 20], b(0x01), seq)] }],
+  ['consensus', { weight: 0.01, families: [family(1, [100, 200], b(0x00), seq)] }],
+];
+
+/** The store names `generate --stores n` writes, in generation order. */
+export function syntheticStoreNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => storeName(i));
+}
+
+function storeName(i: number): string {
+  const base = PROFILES[i % PROFILES.length][0];
+  const round = Math.floor(i / PROFILES.length);
+  return round === 0 ? base : `${base}${round + 1}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Key and value makers
+
+const SCRATCH = new Uint8Array(4096);
+const VALUE_POOL_SIZE = 1 << 20;
+const BECH32 = enc.encode('qpzry9x8gf2tvdw0s3jn54khce6mua7l');
+
+/** Makes a store's keys: one family chosen by weight, each part written into a scratch buffer. */
+class KeyMaker {
+  readonly #families: KeyFamily[];
+  readonly #cumulative: number[];
+  readonly #counters: number[];
+  readonly #rng: SyntheticRandom;
+
+  constructor(profile: StoreProfile, rng: SyntheticRandom) {
+    this.#families = profile.families;
+    let sum = 0;
+    this.#cumulative = profile.families.map((f) => {
+      sum += f.weight;
+      return sum;
+    });
+    this.#counters = profile.families.map(() => 0);
+    this.#rng = rng;
+  }
+
+  /** Value size range of a family. */
+  valueRange(family: number): [number, number] {
+    return this.#families[family].value;
+  }
+
+  /** A new key and the index of its family. */
+  next(): { key: Uint8Array; family: number } {
+    const rng = this.#rng;
+    const total = this.#cumulative[this.#cumulative.length - 1];
+    const r = rng.float() * total;
+    let fi = 0;
+    while (fi < this.#cumulative.length - 1 && r >= this.#cumulative[fi]) fi++;
+    const f = this.#families[fi];
+    let o = 0;
+    for (const p of f.parts) {
+      switch (p.kind) {
+        case 'const':
+          SCRATCH.set(p.bytes, o);
+          o += p.bytes.length;
+          break;
+        case 'addr':
+          if (p.lengthPrefixed) SCRATCH[o++] = p.size;
+          rng.fill(SCRATCH, o, p.size);
+          o += p.size;
+          break;
+        case 'seq':
+          o = writeU64(SCRATCH, o, ++this.#counters[fi]);
+          break;
+        case 'dec':
+          o = writeDecimal(SCRATCH, o, ++this.#counters[fi]);
+          break;
+        case 'small':
+          o = writeDecimal(SCRATCH, o, rng.int(p.max));
+          break;
+        case 'smallU64':
+          o = writeU64(SCRATCH, o, 1 + rng.int(p.max));
+          break;
+        case 'pick': {
+          const c = p.choices[rng.int(p.choices.length)];
+          SCRATCH.set(c, o);
+          o += c.length;
+          break;
+        }
+        case 'text': {
+          const n = p.min + rng.int(p.max - p.min + 1);
+          for (let i = 0; i < n; i++) SCRATCH[o++] = 0x61 + rng.int(26);
+          break;
+        }
+      }
+    }
+    return { key: SCRATCH.slice(0, o), family: fi };
+  }
+}
+
+function writeU64(buf: Uint8Array, o: number, n: number): number {
+  const hi = Math.floor(n / 0x1_0000_0000);
+  const lo = n >>> 0;
+  buf[o] = hi >>> 24;
+  buf[o + 1] = hi >>> 16;
+  buf[o + 2] = hi >>> 8;
+  buf[o + 3] = hi;
+  buf[o + 4] = lo >>> 24;
+  buf[o + 5] = lo >>> 16;
+  buf[o + 6] = lo >>> 8;
+  buf[o + 7] = lo;
+  return o + 8;
+}
+
+function writeDecimal(buf: Uint8Array, o: number, n: number): number {
+  const digits = String(n);
+  for (let i = 0; i < digits.length; i++) buf[o++] = digits.charCodeAt(i);
+  return o;
+}
+
+/**
+ * Values are views into one pool of bytes made once per seed: random runs (hashes, keys)
+ * mixed with bech32-like text, so they compress a little, as protobuf values do. Nothing
+ * ever writes into a value, so sharing the pool is safe and costs no copy.
+ */
+class ValueMaker {
+  readonly #pool: Uint8Array;
+  readonly #rng: SyntheticRandom;
+
+  constructor(rng: SyntheticRandom) {
+    this.#rng = rng;
+    const pool = new Uint8Array(VALUE_POOL_SIZE);
+    rng.fill(pool, 0, pool.length);
+    for (let i = 0; i < pool.length; i += 64) {
+      for (let j = i + 32; j < i + 64; j++) pool[j] = BECH32[pool[j] & 31];
+    }
+    this.#pool = pool;
+  }
+
+  next([min, max]: [number, number]): Uint8Array {
+    const len = this.#rng.logUniform(min, max);
+    const off = this.#rng.int(VALUE_POOL_SIZE - len);
+    return this.#pool.subarray(off, off + len);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The plan: how many keys each store gets, and how the history spreads the changes
+
+interface StorePlan {
+  name: string;
+  profile: StoreProfile;
+  /** Live keys after the last version. */
+  keys: number;
+  initial: number;
+  created: number[];
+  deleted: number[];
+  updated: number[];
+}
+
+/** Splits `total` over `parts` slots as evenly as integers allow. */
+function spread(total: number, parts: number): number[] {
+  return Array.from(
+    { length: parts },
+    (_, i) => Math.floor((total * (i + 1)) / parts) - Math.floor((total * i) / parts),
+  );
+}
+
+function planStores(stores: number, keys: number, versions: number): StorePlan[] {
+  const profiles = Array.from({ length: stores }, (_, i) => PROFILES[i % PROFILES.length][1]);
+  const weightSum = profiles.reduce((sum, p) => sum + p.weight, 0);
+  const counts = profiles.map((p) => Math.floor((keys * p.weight) / weightSum));
+  // Hand the rounding remainder out one key at a time, heaviest stores first.
+  const order = profiles.map((_, i) => i).sort((x, y) => profiles[y].weight - profiles[x].weight || x - y);
+  let left = keys - counts.reduce((sum, n) => sum + n, 0);
+  for (let i = 0; left > 0; i = (i + 1) % stores, left--) counts[order[i]]++;
+  const later = versions - 1;
+  return profiles.map((profile, i) => {
+    const n = counts[i];
+    const created = later === 0 ? 0 : Math.round(n * NEW_SHARE);
+    const deleted = later === 0 ? 0 : Math.round(n * DELETE_SHARE);
+    const updated = later === 0 ? 0 : Math.round(n * UPDATE_SHARE);
+    return {
+      name: storeName(i),
+      profile,
+      keys: n,
+      initial: n - created + deleted,
+      created: [0, ...spread(created, later)],
+      deleted: [0, ...spread(deleted, later)],
+      updated: [0, ...spread(updated, later)],
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The generator
+
+function resolveOptions(options: SyntheticStateOptions): Required<SyntheticStateOptions> {
+  const o = { ...SYNTHETIC_DEFAULTS, ...stripUndefined(options) };
+  for (const name of ['stores', 'keys', 'versions'] as const) {
+    if (!Number.isSafeInteger(o[name]) || o[name] < 1) {
+      throw new StoreMigrateError('ERR_INVALID_PARAMS', `${name} must be a positive integer, not ${o[name]}`);
+    }
+  }
+  return o;
+}
+
+function stripUndefined(o: SyntheticStateOptions): SyntheticStateOptions {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** Per-store node cache for generation: big enough that later versions rarely read nodes back from disk. */
+function generationCacheBytes(keys: number, stores: number): number {
+  const perStore = Math.ceil(keys / stores) * 2 * 400;
+  return Math.min(1024 * 1024 * 1024, Math.max(64 * 1024 * 1024, perStore));
+}
+
+/**
+ * Writes a synthetic state into `target`: a new multistore, or a database (which must be
+ * empty) that is opened with `syntheticStoreNames(options.stores)`. Versions 1..N are
+ * committed one by one; a failure leaves the versions before it committed.
+ */
+export async function generateSyntheticState(
+  target: MultiStoreV1 | LevelDatabase | KvDb,
+  options: SyntheticStateOptions = {},
+  onProgress?: (p: SyntheticStateProgress) => void,
+): Promise<SyntheticStateStats> {
+  const o = resolveOptions(options);
+  const rng = new SyntheticRandom(o.seed);
+  const names = syntheticStoreNames(o.stores);
+  const ms =
+    target instanceof MultiStoreV1
+      ? target
+      : await MultiStoreV1.open(target, {
+          stores: names,
+          cacheBytes: generationCacheBytes(o.keys, o.stores),
+        });
+  if (ms.layout !== 'rootmulti' || ms.latestVersion !== 0) {
+    throw new StoreMigrateError(
+      'ERR_VERSION_EXISTS',
+      `the database already holds ${ms.layout === 'iavl' ? 'an iavl tree' : `versions up to ${ms.latestVersion}`}; generate writes only into an empty one`,
+    );
+  }
+  const mounted = ms.storeNames();
+  const wanted = [...names].sort();
+  if (mounted.join('\0') !== wanted.join('\0')) {
+    throw new StoreMigrateError(
+      'ERR_UNKNOWN_STORE',
+      `the multistore mounts ${mounted.join(', ') || 'no stores'}, not ${wanted.join(', ')}; open it with stores: syntheticStoreNames(${o.stores})`,
+    );
+  }
+
+  const plans = planStores(o.stores, o.keys, o.versions);
+  const keyMakers = plans.map((p) => new KeyMaker(p.profile, rng));
+  const values = new ValueMaker(rng);
+  // Live keys per store, with the family each came from (for the size of updated values).
+  const live: Uint8Array[][] = plans.map(() => []);
+  const liveFamily: number[][] = plans.map(() => []);
+  let changesTotal = 0;
+  for (const p of plans) {
+    changesTotal += p.initial;
+    for (let v = 1; v < o.versions; v++) changesTotal += p.created[v] + p.deleted[v] + p.updated[v];
+  }
+  let changesDone = 0;
+  let created = 0;
+  let updated = 0;
+  let deleted = 0;
+  let valueBytes = 0;
+  let sinceReport = 0;
+  let lastCommit: CommitInfo | undefined;
+
+  const report = (version: number, phase: SyntheticStateProgress['phase']) =>
+    onProgress?.({ version, versions: o.versions, phase, changesDone, changesTotal });
+  const counted = (version: number) => {
+    changesDone++;
+    if (++sinceReport >= PROGRESS_EVERY) {
+      sinceReport = 0;
+      report(version, 'build');
+    }
+  };
+
+  for (let version = 1; version <= o.versions; version++) {
+    const changes: StoreChanges[] = [];
+    for (let si = 0; si < plans.length; si++) {
+      const plan = plans[si];
+      const keys = live[si];
+      const fams = liveFamily[si];
+      const maker = keyMakers[si];
+      const pairs: KVPair[] = [];
+      const nDelete = version === 1 ? 0 : plan.deleted[version - 1];
+      const nUpdate = version === 1 ? 0 : plan.updated[version - 1];
+      const nCreate = version === 1 ? plan.initial : plan.created[version - 1];
+      for (let i = 0; i < nDelete && keys.length > 0; i++) {
+        // Swap-remove: O(1), and the array stays a dense pool to draw from.
+        const at = rng.int(keys.length);
+        const key = keys[at];
+        keys[at] = keys[keys.length - 1];
+        fams[at] = fams[fams.length - 1];
+        keys.pop();
+        fams.pop();
+        pairs.push({ key, remove: true });
+        deleted++;
+        counted(version);
+      }
+      for (let i = 0; i < nUpdate && keys.length > 0; i++) {
+        const hot = rng.float() < 0.5;
+        const at = hot ? rng.int(Math.max(1, Math.ceil(keys.length * HOT_SHARE))) : rng.int(keys.length);
+        const value = values.next(maker.valueRange(fams[at]));
+        pairs.push({ key: keys[at], value });
+        valueBytes += value.length;
+        updated++;
+        counted(version);
+      }
+      for (let i = 0; i < nCreate; i++) {
+        const k = maker.next();
+        const value = values.next(maker.valueRange(k.family));
+        keys.push(k.key);
+        fams.push(k.family);
+        pairs.push({ key: k.key, value });
+        valueBytes += value.length;
+        created++;
+        counted(version);
+      }
+      if (pairs.length > 0) changes.push({ store: plan.name, pairs });
+    }
+    report(version, 'commit');
+    const cs: Changeset = { changes };
+    lastCommit = await ms.commit(cs, version);
+  }
+
+  return {
+    versions: o.versions,
+    keys: live.reduce((sum, k) => sum + k.length, 0),
+    stores: plans.map((p, i) => ({ name: p.name, keys: live[i].length })),
+    created,
+    updated,
+    deleted,
+    valueBytes,
+    lastCommit: lastCommit!,
+  };
+}
