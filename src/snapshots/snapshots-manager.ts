@@ -15,7 +15,14 @@ export interface CreateMigrationOptions {
   signal?: AbortSignal;
   /** Called before each store's nodes, with the store's leaf count. */
   onStore?: (name: string, leaves: number) => void;
+  /**
+   * Called after every batch of leaves with the leaves and bytes since the last call; the
+   * export waits for it, which is how throttling and pausing reach the bulk loop.
+   */
+  pace?: (leaves: number, bytes: number) => Promise<void> | void;
 }
+
+const PACE_EVERY = 64;
 
 /**
  * Produces snapshot item streams from store v1, after cosmos store/v2's snapshots manager.
@@ -30,6 +37,11 @@ export class SnapshotsManager {
   constructor(source: CommitStore, options: { logger?: Logger } = {}) {
     this.#source = source;
     this.#log = (options.logger ?? silentLogger).child({ component: 'snapshots' });
+  }
+
+  /** The store snapshots are taken from (store v1). */
+  get source(): CommitStore {
+    return this.#source;
   }
 
   get migrating(): boolean {

@@ -1,0 +1,463 @@
+import type { Observable, Subscription } from 'rxjs';
+import type { LevelDatabase } from '../db/kv-db.js';
+import { KvDb } from '../db/kv-db.js';
+import { readU64be, u64be } from '../encoding/byte-writer.js';
+import { equalBytes, toHex, utf8 } from '../encoding/bytes.js';
+import type { VersionedChangeset } from '../encoding/changeset.js';
+import { StoreMigrateError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { SnapshotItem } from '../snapshots/snapshot-item.js';
+import type { SnapshotsManager } from '../snapshots/snapshots-manager.js';
+import type { CommitInfo } from '../v1/commit-info.js';
+import type { RestoredLeaf, StateCommitment } from '../v2/commitment/state-commitment.js';
+import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
+import { ChangesetBuffer } from './changeset-buffer.js';
+import { MigrationStream } from './migration-stream.js';
+import { Pacer } from './pacer.js';
+import { type MigrationPhase, type MigrationProgress, ProgressTracker } from './progress.js';
+
+export interface MigrationManagerOptions {
+  /** The v2 database that holds the migration's own keys (`m/...`). */
+  db: LevelDatabase | KvDb;
+  snapshots: SnapshotsManager;
+  stateStorage: StateStorage;
+  /** Without it only StateStorage is migrated. */
+  stateCommitment?: StateCommitment;
+  logger?: Logger;
+  /** Queue size of the snapshot stream between export and restore. */
+  bufferSize?: number;
+  /** Maximum leaves per second during the restore. */
+  throttle?: number;
+  /** Also fill StateStorage with the last K versions (from IAVL diffs of v1). */
+  history?: number;
+}
+
+export interface MigrateResult {
+  version: number;
+  appHash: Uint8Array | undefined;
+  stores: Array<{ name: string; rootHash: Uint8Array | undefined; leaves: number; nodes: number }>;
+  leaves: number;
+  nodes: number;
+  durationMs: number;
+  resumed: boolean;
+}
+
+const HEIGHT_KEY = utf8('m/height');
+const MIGRATED_KEY = utf8('m/migrated');
+const SOURCE_KEY = utf8('m/source');
+
+function isStreamClosed(err: unknown): boolean {
+  return err instanceof StoreMigrateError && err.code === 'ERR_STREAM_CLOSED';
+}
+
+/**
+ * Moves store v1 into store v2 while the node keeps committing, after cosmos store/v2's
+ * migration manager: migrate(H) exports v1 at H and restores StateCommitment and
+ * StateStorage in parallel; changesets committed meanwhile arrive on an RxJS channel and are
+ * buffered on disk; sync() replays them in order. Unlike the original it resumes after a
+ * crash (checkpoints in `m/` keys and in each restore), wakes on new changesets instead of
+ * polling, reports progress, and can be throttled or paused.
+ */
+export class MigrationManager {
+  readonly #kv: KvDb;
+  readonly #snapshots: SnapshotsManager;
+  readonly #ss: StateStorage;
+  readonly #sc: StateCommitment | undefined;
+  readonly #log: Logger;
+  readonly #bufferSize: number;
+  readonly #history: number;
+  readonly #pacer: Pacer;
+  readonly #tracker = new ProgressTracker();
+  readonly buffer: ChangesetBuffer;
+  readonly progress$: Observable<MigrationProgress>;
+  #migrated = 0;
+  #height = 0;
+  #stop = new AbortController();
+  #subs: Subscription[] = [];
+  #error: unknown;
+  #listeners = new Set<(version: number) => void>();
+  #opened = false;
+
+  constructor(options: MigrationManagerOptions) {
+    this.#kv = options.db instanceof KvDb ? options.db : new KvDb(options.db);
+    this.#snapshots = options.snapshots;
+    this.#ss = options.stateStorage;
+    this.#sc = options.stateCommitment;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'migration' });
+    this.#bufferSize = options.bufferSize ?? 1024;
+    this.#history = Math.max(0, options.history ?? 0);
+    this.#pacer = new Pacer(options.throttle);
+    this.buffer = new ChangesetBuffer(this.#kv);
+    this.progress$ = this.#tracker.progress$;
+  }
+
+  /** Loads the persisted migration state (height, migrated version, buffered range). */
+  async open(): Promise<void> {
+    if (this.#opened) return;
+    await this.buffer.open();
+    const h = await this.#kv.get(HEIGHT_KEY);
+    const m = await this.#kv.get(MIGRATED_KEY);
+    this.#height = h === undefined ? 0 : readU64be(h, 0);
+    this.#migrated = m === undefined ? 0 : readU64be(m, 0);
+    this.#tracker.update({ migratedVersion: this.#migrated, targetVersion: this.#height });
+    this.#opened = true;
+  }
+
+  /** The height the migration exports at (0 before it started). */
+  get height(): number {
+    return this.#height;
+  }
+
+  getMigratedVersion(): number {
+    return this.#migrated;
+  }
+
+  getStateCommitment(): StateCommitment | undefined {
+    return this.#sc;
+  }
+
+  get phase(): MigrationPhase {
+    return this.#tracker.current.phase;
+  }
+
+  get progress(): MigrationProgress {
+    return this.#tracker.current;
+  }
+
+  /** The error that stopped the migration, if any. */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  pause(): void {
+    this.#pacer.pause();
+    this.#log.info('paused');
+  }
+
+  resume(): void {
+    this.#pacer.resume();
+    this.#log.info('resumed');
+  }
+
+  get paused(): boolean {
+    return this.#pacer.paused;
+  }
+
+  setThrottle(leavesPerSecond: number | undefined): void {
+    this.#pacer.setRate(leavesPerSecond);
+  }
+
+  /** Called after each version sync makes durable. */
+  onMigrated(listener: (version: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Runs the whole migration in the background of a node: buffers `changesets$` from now
+   * on, migrates `version` (or resumes the one in progress), then syncs until `done$` emits.
+   * Resolves when sync stops; rejects with the error that stopped the migration.
+   */
+  async start(
+    version: number,
+    changesets$: Observable<VersionedChangeset>,
+    done$: Observable<void>,
+  ): Promise<void> {
+    await this.open();
+    const height = this.#height > 0 ? this.#height : version;
+    this.#subs.push(
+      changesets$.subscribe({
+        next: (vcs) => {
+          this.buffer.write(vcs, height).catch((err) => this.#fail(err));
+        },
+      }),
+      done$.subscribe(() =>
+        this.#stop.abort(new StoreMigrateError('ERR_STREAM_CLOSED', 'migration stopped')),
+      ),
+    );
+    try {
+      if (this.#migrated < height) await this.migrate(height);
+      await this.sync();
+    } catch (err) {
+      if (this.#stop.signal.aborted && this.#error === undefined && isStreamClosed(err)) return;
+      this.#fail(err);
+      throw this.#error;
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#error !== undefined) return;
+    this.#error = err;
+    this.#tracker.update({ phase: 'failed' });
+    this.#log.error({ err }, 'migration failed');
+    this.#stop.abort(err);
+  }
+
+  /**
+   * Checks that this v2 directory was migrated from this v1: the app hash v1 has at the
+   * migration height must be the one recorded when the migration started.
+   */
+  async verifySource(): Promise<void> {
+    await this.open();
+    if (this.#height === 0) return;
+    const saved = await this.#kv.get(SOURCE_KEY);
+    if (saved === undefined) return;
+    let ci: CommitInfo;
+    try {
+      ci = await this.#snapshots.source.getCommitInfo(this.#height);
+    } catch (err) {
+      // v1 no longer has that height (pruned after the switch): nothing to compare.
+      if (
+        err instanceof StoreMigrateError &&
+        (err.code === 'ERR_VERSION_PRUNED' || err.code === 'ERR_VERSION_NOT_FOUND')
+      )
+        return;
+      throw err;
+    }
+    if (!equalBytes(saved, ci.appHash)) {
+      throw new StoreMigrateError(
+        'ERR_WRONG_CHAIN',
+        `this v2 directory belongs to another v1: at height ${this.#height} it recorded app hash ${toHex(saved)}, this v1 has ${toHex(ci.appHash)}`,
+      );
+    }
+  }
+
+  /** Fingerprint of v1 at the migration height, so a v2 directory is never paired with another chain. */
+  async #checkSource(height: number): Promise<void> {
+    const ci = await this.#snapshots.source.getCommitInfo(height);
+    const saved = await this.#kv.get(SOURCE_KEY);
+    if (saved === undefined) {
+      await this.#kv.put(SOURCE_KEY, ci.appHash);
+    } else if (!equalBytes(saved, ci.appHash)) {
+      throw new StoreMigrateError(
+        'ERR_WRONG_CHAIN',
+        `this v2 directory was migrated from a v1 whose app hash at ${height} is ${toHex(saved)}, not ${toHex(ci.appHash)}`,
+      );
+    }
+  }
+
+  /**
+   * Restores StateCommitment and StateStorage at `version` from v1. Resumes a restore of the
+   * same version that was interrupted; refuses to mix two heights.
+   */
+  async migrate(version: number): Promise<MigrateResult> {
+    await this.open();
+    const started = performance.now();
+    if (this.#height !== 0 && this.#height !== version) {
+      throw new StoreMigrateError(
+        'ERR_MIGRATION_RUNNING',
+        `a migration at height ${this.#height} is already in this v2 directory; cannot migrate ${version}`,
+      );
+    }
+    await this.#checkSource(version);
+    if (this.#height === 0) {
+      await this.#kv.put(HEIGHT_KEY, u64be(version));
+      this.#height = version;
+    }
+    const source = this.#snapshots.source;
+    const counts = await this.#snapshots.leafCounts(version);
+    const leavesTotal = counts.reduce((a, c) => a + c.leaves, 0);
+    const sc = this.#sc;
+    const ss = this.#ss;
+    const ssBase =
+      this.#history > 1
+        ? Math.max((await source.versions())[0] ?? version, version - this.#history + 1)
+        : version;
+    const scNeeded = sc !== undefined && sc.latestVersion < version;
+    const ssNeeded = ss.latestVersion < version;
+    const resumed =
+      (sc !== undefined && !scNeeded) || !ssNeeded || (await this.#kv.get(utf8('c/restore'))) !== undefined;
+    this.#tracker.update({
+      phase: 'restoring',
+      leavesTotal,
+      leavesDone: 0,
+      nodes: 0,
+      bytes: 0,
+      targetVersion: version,
+    });
+    this.#log.info({ version, leavesTotal, scNeeded, ssNeeded, ssBase }, 'restore starting');
+
+    const stats = new Map(counts.map((c) => [c.name, { name: c.name, leaves: c.leaves, nodes: 0 }]));
+    let scResult: (CommitInfo & { resumed: boolean }) | undefined;
+    const tasks: Array<Promise<unknown>> = [];
+    const cancels: Array<() => void> = [];
+    const exportNeeded = scNeeded || (ssNeeded && ssBase === version);
+    if (exportNeeded) {
+      const stream = new MigrationStream<SnapshotItem>(this.#bufferSize);
+      cancels.push(() => stream.cancel('migration stopped'));
+      let leavesDone = 0;
+      let bytes = 0;
+      tasks.push(
+        this.#snapshots
+          .createMigration(version, stream, {
+            signal: this.#stop.signal,
+            onStore: (name) => this.#tracker.update({ store: name }),
+            pace: async (n, b) => {
+              leavesDone += n;
+              bytes += b;
+              this.#tracker.update({ leavesDone, bytes });
+              await this.#pacer.step(n);
+            },
+          })
+          .then((s) => {
+            for (const st of s.stores) stats.get(st.name)!.nodes = st.nodes;
+            this.#tracker.update({ nodes: s.nodes });
+          }),
+      );
+      const leaves =
+        ssNeeded && ssBase === version ? new MigrationStream<RestoredLeaf>(this.#bufferSize) : undefined;
+      if (leaves) {
+        cancels.push(() => leaves.cancel('migration stopped'));
+        tasks.push(
+          ss
+            .restore(version, leaves as AsyncIterable<RestoreLeaf>, { signal: this.#stop.signal })
+            .catch((err) => {
+              leaves.cancel('StateStorage restore failed');
+              throw err;
+            }),
+        );
+      }
+      if (scNeeded) {
+        tasks.push(
+          sc.restore(version, stream, { leaves, signal: this.#stop.signal }).then((r) => {
+            scResult = r;
+          }),
+        );
+      } else {
+        // Only StateStorage needs the leaves: drain the stream into it.
+        tasks.push(this.#forwardLeaves(stream, leaves!));
+      }
+    }
+    if (ssNeeded && ssBase < version) tasks.push(this.#restoreHistory(ssBase, version));
+
+    const results = await Promise.allSettled(tasks);
+    const failures = results
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => r.reason);
+    if (failures.length > 0) {
+      for (const c of cancels) c();
+      // Report the cause, not the streams that closed because of it.
+      throw failures.find((e) => !isStreamClosed(e)) ?? failures[0];
+    }
+    const ci = scResult ?? (sc ? await sc.getCommitInfo(version) : undefined);
+    await this.#setMigrated(version);
+    this.#tracker.update({ phase: 'syncing', leavesDone: leavesTotal, store: undefined });
+    const result: MigrateResult = {
+      version,
+      appHash: ci?.appHash,
+      stores: [...stats.values()].map((s) => ({
+        ...s,
+        rootHash: ci?.stores.find((x) => x.name === s.name)?.hash,
+      })),
+      leaves: leavesTotal,
+      nodes: [...stats.values()].reduce((a, s) => a + s.nodes, 0),
+      durationMs: Math.round(performance.now() - started),
+      resumed,
+    };
+    this.#log.info(
+      { version, leaves: result.leaves, durationMs: result.durationMs, resumed },
+      'restore done',
+    );
+    return result;
+  }
+
+  async #forwardLeaves(
+    stream: MigrationStream<SnapshotItem>,
+    leaves: MigrationStream<RestoredLeaf>,
+  ): Promise<void> {
+    let store = '';
+    try {
+      for await (const item of stream) {
+        if (item.kind === 'store') store = item.name;
+        else if (item.height === 0)
+          await leaves.writeMsg({ store, key: item.key, value: item.value ?? new Uint8Array(0) });
+      }
+      leaves.close();
+    } catch (err) {
+      leaves.closeWithError(err);
+      throw err;
+    }
+  }
+
+  /** StateStorage with history: the full state at `base`, then v1's diffs up to `version`. */
+  async #restoreHistory(base: number, version: number): Promise<void> {
+    const source = this.#snapshots.source;
+    const ss = this.#ss;
+    const stores = source.storeNames();
+    if (ss.latestVersion < base) {
+      const pacer = this.#pacer;
+      async function* leavesAt(): AsyncGenerator<RestoreLeaf> {
+        let n = 0;
+        for (const store of stores) {
+          for (const [key, value] of (await source.immutable(store, base)).iterate()) {
+            yield { store, key, value };
+            if (++n % 64 === 0) await pacer.step(64);
+          }
+        }
+      }
+      await ss.restore(base, leavesAt(), { signal: this.#stop.signal });
+    }
+    for (let v = ss.latestVersion + 1; v <= version; v++) {
+      await source.getCommitInfo(v);
+      const changes = stores.map((store) => ({ store, pairs: source.tree(store).diff(v - 1, v) }));
+      await ss.applyChangeset(v, { changes });
+    }
+  }
+
+  async #setMigrated(version: number): Promise<void> {
+    await this.#kv.put(MIGRATED_KEY, u64be(version));
+    this.#migrated = version;
+    this.#tracker.update({ migratedVersion: version });
+    for (const l of this.#listeners) l(version);
+  }
+
+  /**
+   * Replays buffered changesets from migratedVersion + 1 on, into StateCommitment and
+   * StateStorage, in order. It waits for the next version without polling, and stops when
+   * `done$` emits or close() is called. migratedVersion moves only after both writes are
+   * durable; after a crash each side skips what it already has.
+   */
+  async sync(): Promise<void> {
+    await this.open();
+    const signal = this.#stop.signal;
+    this.#tracker.update({ phase: 'syncing' });
+    for (;;) {
+      if (signal.aborted) return;
+      const v = this.#migrated + 1;
+      try {
+        await this.buffer.waitFor(v, signal);
+      } catch (err) {
+        if (signal.aborted && this.#error === undefined) return;
+        throw err;
+      }
+      await this.#pacer.gate();
+      const cs = await this.buffer.read(v);
+      if (cs === undefined) {
+        throw new StoreMigrateError('ERR_CHANGESET_GAP', `buffered changeset ${v} is missing`, {
+          details: { version: v },
+        });
+      }
+      if (this.#sc && this.#sc.latestVersion < v) await this.#sc.commit(cs, v);
+      if (this.#ss.latestVersion < v) await this.#ss.applyChangeset(v, cs);
+      await this.#setMigrated(v);
+      this.#tracker.update({
+        targetVersion: Math.max(this.#tracker.current.targetVersion, this.buffer.last),
+      });
+    }
+  }
+
+  /** Stops the background work and ends the migration in the snapshots manager. */
+  async close(): Promise<void> {
+    if (!this.#stop.signal.aborted)
+      this.#stop.abort(new StoreMigrateError('ERR_STREAM_CLOSED', 'migration closed'));
+    for (const s of this.#subs.splice(0)) s.unsubscribe();
+    await this.buffer.drain().catch(() => {});
+    if (!this.#snapshots.migrating) this.#snapshots.endMigration(this.#sc);
+    this.#tracker.complete();
+  }
+
+  /** Marks the migration switched: phase and progress for status readers. */
+  markSwitched(): void {
+    this.#tracker.update({ phase: 'switched' });
+  }
+}

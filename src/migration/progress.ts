@@ -1,0 +1,72 @@
+import { asyncScheduler, type Observable, Subject, throttleTime } from 'rxjs';
+
+export type MigrationPhase = 'idle' | 'restoring' | 'syncing' | 'waiting-switch' | 'switched' | 'failed';
+
+/** What `progress$` emits, at most four times a second. */
+export interface MigrationProgress {
+  phase: MigrationPhase;
+  /** The store being restored (restore phase). */
+  store: string | undefined;
+  leavesDone: number;
+  leavesTotal: number;
+  nodes: number;
+  /** Key and value bytes moved so far. */
+  bytes: number;
+  /** Leaves per second over the last few seconds (versions per second while syncing). */
+  rate: number;
+  /** Seconds left at the current rate; undefined when unknown. */
+  etaSeconds: number | undefined;
+  migratedVersion: number;
+  targetVersion: number;
+}
+
+const WINDOW_MS = 5000;
+
+/** Counts work, computes a smoothed rate and ETA, and emits throttled snapshots. */
+export class ProgressTracker {
+  readonly #subject = new Subject<MigrationProgress>();
+  readonly progress$: Observable<MigrationProgress>;
+  #state: MigrationProgress = {
+    phase: 'idle',
+    store: undefined,
+    leavesDone: 0,
+    leavesTotal: 0,
+    nodes: 0,
+    bytes: 0,
+    rate: 0,
+    etaSeconds: undefined,
+    migratedVersion: 0,
+    targetVersion: 0,
+  };
+  #samples: Array<[number, number]> = [];
+
+  constructor() {
+    this.progress$ = this.#subject.pipe(throttleTime(250, asyncScheduler, { leading: true, trailing: true }));
+  }
+
+  get current(): MigrationProgress {
+    return { ...this.#state };
+  }
+
+  update(patch: Partial<MigrationProgress>): void {
+    if (patch.phase !== undefined && patch.phase !== this.#state.phase) this.#samples = [];
+    this.#state = { ...this.#state, ...patch };
+    const now = performance.now();
+    const done = this.#state.phase === 'syncing' ? this.#state.migratedVersion : this.#state.leavesDone;
+    this.#samples.push([now, done]);
+    while (this.#samples.length > 2 && now - this.#samples[0][0] > WINDOW_MS) this.#samples.shift();
+    const [t0, d0] = this.#samples[0];
+    const rate = now - t0 > 200 ? ((done - d0) * 1000) / (now - t0) : this.#state.rate;
+    const left =
+      this.#state.phase === 'syncing'
+        ? this.#state.targetVersion - this.#state.migratedVersion
+        : this.#state.leavesTotal - this.#state.leavesDone;
+    this.#state.rate = rate;
+    this.#state.etaSeconds = rate > 0 && left >= 0 ? left / rate : left === 0 ? 0 : undefined;
+    this.#subject.next({ ...this.#state });
+  }
+
+  complete(): void {
+    this.#subject.complete();
+  }
+}

@@ -1,0 +1,52 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LevelDatabase } from '../../db/kv-db.js';
+import { openDb } from '../../db/open-db.js';
+import { StoreMigrateError } from '../../errors.js';
+
+/** A node home: `application.db` is store v1 (cosmos layout), `v2/` holds store v2 and the migration state. */
+export interface NodeHome {
+  home: string;
+  v1Path: string;
+  v2Path: string;
+  v1: LevelDatabase;
+  v2: LevelDatabase;
+  close(): Promise<void>;
+}
+
+export function homePaths(home: string): { v1Path: string; v2Path: string } {
+  return { v1Path: join(home, 'application.db'), v2Path: join(home, 'v2') };
+}
+
+/** Opens both databases of a home; `create` makes a new home, otherwise the home must exist. */
+export async function openNodeHome(home: string, options: { create?: boolean } = {}): Promise<NodeHome> {
+  const { v1Path, v2Path } = homePaths(home);
+  if (!options.create) {
+    if (!existsSync(home) || !statSync(home).isDirectory()) {
+      throw new StoreMigrateError('ERR_NOT_FOUND', `no node home at ${home}: the directory does not exist`);
+    }
+    if (!existsSync(v1Path)) {
+      throw new StoreMigrateError('ERR_NOT_FOUND', `${home} is not a node home: it has no application.db`);
+    }
+  } else {
+    mkdirSync(home, { recursive: true });
+  }
+  const v1 = await openDb(v1Path);
+  let v2: LevelDatabase;
+  try {
+    v2 = await openDb(v2Path);
+  } catch (err) {
+    await v1.close();
+    throw err;
+  }
+  return {
+    home,
+    v1Path,
+    v2Path,
+    v1,
+    v2,
+    close: async () => {
+      await Promise.allSettled([v1.close(), v2.close()]);
+    },
+  };
+}

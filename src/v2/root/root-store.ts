@@ -1,0 +1,402 @@
+import { type Observable, Subject } from 'rxjs';
+import type { LevelDatabase } from '../../db/kv-db.js';
+import { KvDb } from '../../db/kv-db.js';
+import { readU64be, u64be } from '../../encoding/byte-writer.js';
+import { utf8 } from '../../encoding/bytes.js';
+import type { Changeset, VersionedChangeset } from '../../encoding/changeset.js';
+import { isStoreMigrateError, StoreMigrateError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { MigrationManager } from '../../migration/migration-manager.js';
+import type { MigrationPhase, MigrationProgress } from '../../migration/progress.js';
+import { SnapshotsManager } from '../../snapshots/snapshots-manager.js';
+import type { CommitInfo } from '../../v1/commit-info.js';
+import { MultiStoreV1 } from '../../v1/multi-store-v1.js';
+import type { QueryResult } from '../../v1/proof-ops.js';
+import { StateCommitment } from '../commitment/state-commitment.js';
+import { StateStorage } from '../storage/state-storage.js';
+
+export interface RootStoreOptions {
+  /** Stores to mount when v1 is new. */
+  stores?: string[];
+  logger?: Logger;
+  /** Maximum leaves per second during the restore. */
+  throttle?: number;
+  /** Carry the last K versions into StateStorage, so old heights stay queryable without v1. */
+  history?: number;
+  /** Keep syncing but do not switch until releaseSwitch() is called. */
+  postponeSwitch?: boolean;
+  /** Snapshot stream queue size. */
+  bufferSize?: number;
+  /** Start the background migration when v2 is behind (default true). */
+  migrate?: boolean;
+}
+
+export type RootStoreEvent =
+  | { type: 'started'; version: number }
+  | { type: 'restored'; version: number }
+  | { type: 'syncing'; version: number }
+  | { type: 'switched'; version: number }
+  | { type: 'failed'; version: number; error: StoreMigrateError };
+
+/** What `status --json` and the `migration_status` RPC return. */
+export interface MigrationStatus {
+  phase: MigrationPhase | 'not-started';
+  migratedVersion: number;
+  targetVersion: number;
+  latestVersion: number;
+  switchedAtVersion: number | undefined;
+  switchPostponed: boolean;
+  paused: boolean;
+  bufferedChangesets: number;
+  progress: MigrationProgress;
+  error: { code: string; message: string } | undefined;
+}
+
+const SWITCHED_KEY = utf8('m/switched');
+const SS_PREFIX = utf8('ss/');
+
+type Mode = 'migrating' | 'failed' | 'v2';
+
+/**
+ * The node-facing store. While migrating, commits go to v1 and their changesets out on an
+ * RxJS channel to the migration, which never holds a commit up. At the first commit boundary
+ * where the migration has caught up (and the switch is not postponed), it switches: from then
+ * on commits go to v2 (StateCommitment and StateStorage) with the same app hash. Queries are
+ * routed by height. A failed migration leaves the node committing on v1.
+ */
+export class RootStore {
+  readonly v1: MultiStoreV1;
+  readonly sc: StateCommitment;
+  readonly ss: StateStorage;
+  readonly manager: MigrationManager;
+  readonly #v2: KvDb;
+  readonly #log: Logger;
+  readonly #events = new Subject<RootStoreEvent>();
+  readonly events$: Observable<RootStoreEvent> = this.#events.asObservable();
+  readonly #changesets = new Subject<VersionedChangeset>();
+  readonly #done = new Subject<void>();
+  #mode: Mode = 'migrating';
+  #switchedAt: number | undefined;
+  #postponed: boolean;
+  #run: Promise<void> | undefined;
+  #error: StoreMigrateError | undefined;
+  #commitChain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    v1: MultiStoreV1,
+    v2: KvDb,
+    sc: StateCommitment,
+    ss: StateStorage,
+    manager: MigrationManager,
+    options: RootStoreOptions,
+    log: Logger,
+  ) {
+    this.v1 = v1;
+    this.#v2 = v2;
+    this.sc = sc;
+    this.ss = ss;
+    this.manager = manager;
+    this.#postponed = options.postponeSwitch ?? false;
+    this.#log = log;
+  }
+
+  /**
+   * Opens a node's stores as it starts: v2 already switched → serve v2; otherwise start (or
+   * resume) the background migration at v1's last committed version.
+   */
+  static async open(
+    v1Db: LevelDatabase,
+    v2Db: LevelDatabase,
+    options: RootStoreOptions = {},
+  ): Promise<RootStore> {
+    const log = (options.logger ?? silentLogger).child({ component: 'root' });
+    const v2 = new KvDb(v2Db);
+    const switchedRaw = await v2.get(SWITCHED_KEY);
+    const v1 = await MultiStoreV1.open(v1Db, {
+      stores: switchedRaw ? undefined : options.stores,
+      readOnly: switchedRaw !== undefined,
+    });
+    let parts = await RootStore.#openV2(v1, v2, options);
+    await parts.manager.verifySource();
+    if (
+      switchedRaw === undefined &&
+      v1.latestVersion > 0 &&
+      (await RootStore.#lostChangesets(parts.manager, v1))
+    ) {
+      // A crash lost changesets between v1 and the buffer: v2 cannot catch up; start over.
+      log.warn(
+        { v1Latest: v1.latestVersion, buffered: parts.manager.buffer.last },
+        'changesets missing; restarting the migration',
+      );
+      await v2.clear();
+      parts = await RootStore.#openV2(v1, v2, options);
+    }
+    const rs = new RootStore(v1, v2, parts.sc, parts.ss, parts.manager, options, log);
+    if (switchedRaw !== undefined) {
+      rs.#mode = 'v2';
+      rs.#switchedAt = readU64be(switchedRaw, 0);
+      await rs.#recoverV2();
+      parts.manager.markSwitched();
+    } else if (v1.latestVersion === 0) {
+      // A new node: there is nothing to migrate, so it starts on v2 directly.
+      await rs.#switch(0);
+    } else if (options.migrate !== false) {
+      rs.#startMigration();
+    }
+    return rs;
+  }
+
+  static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions) {
+    const sc = await StateCommitment.open(v2, {
+      stores: v1.latestVersion === 0 ? v1.storeNames() : undefined,
+    });
+    const ss = new StateStorage(v2, { prefix: SS_PREFIX });
+    await ss.open();
+    const snapshots = new SnapshotsManager(v1, { logger: options.logger });
+    const manager = new MigrationManager({
+      db: v2,
+      snapshots,
+      stateStorage: ss,
+      stateCommitment: sc,
+      logger: options.logger,
+      throttle: options.throttle,
+      history: options.history,
+      bufferSize: options.bufferSize,
+    });
+    await manager.open();
+    return { sc, ss, manager };
+  }
+
+  /** True when v1 has versions the migration can no longer get changesets for. */
+  static async #lostChangesets(manager: MigrationManager, v1: MultiStoreV1): Promise<boolean> {
+    if (manager.height === 0) return false;
+    const have = Math.max(manager.getMigratedVersion(), manager.buffer.last, manager.height);
+    return have < v1.latestVersion;
+  }
+
+  #startMigration(): void {
+    const m = this.manager;
+    const height = m.height > 0 ? m.height : this.v1.latestVersion;
+    this.#mode = 'migrating';
+    this.#events.next({ type: 'started', version: height });
+    let restored = m.getMigratedVersion() >= height;
+    m.onMigrated((v) => {
+      if (!restored) {
+        restored = true;
+        this.#events.next({ type: 'restored', version: v });
+        this.#events.next({ type: 'syncing', version: v });
+      }
+    });
+    this.#log.info({ height }, 'background migration started');
+    this.#run = m.start(height, this.#changesets, this.#done).catch((err) => {
+      const e = StoreMigrateError.from(err, 'ERR_MIGRATION_FAILED', 'migration failed');
+      if (this.#mode === 'v2') return;
+      this.#mode = 'failed';
+      this.#error = e;
+      this.#log.error({ err: e }, 'migration failed; the node keeps committing on v1');
+      this.#events.next({ type: 'failed', version: this.v1.latestVersion, error: e });
+    });
+  }
+
+  /** After a crash in v2 mode: StateStorage may miss the last version StateCommitment has. */
+  async #recoverV2(): Promise<void> {
+    for (let v = this.ss.latestVersion + 1; v <= this.sc.latestVersion; v++) {
+      const cs = await this.manager.buffer.read(v);
+      if (cs === undefined) {
+        throw new StoreMigrateError(
+          'ERR_CHANGESET_GAP',
+          `StateStorage misses version ${v} and no changeset is buffered for it`,
+        );
+      }
+      await this.ss.applyChangeset(v, cs);
+    }
+    const last = this.sc.latestVersion;
+    if (last > 0) await this.manager.buffer.deleteTo(last);
+  }
+
+  get isMigrating(): boolean {
+    return this.#mode === 'migrating';
+  }
+
+  get migratedVersion(): number {
+    return this.manager.getMigratedVersion();
+  }
+
+  get latestVersion(): number {
+    return this.#mode === 'v2' ? this.sc.latestVersion : this.v1.latestVersion;
+  }
+
+  /** The last height committed on v1; v2 serves every later one. */
+  get switchedAtVersion(): number | undefined {
+    return this.#switchedAt;
+  }
+
+  get error(): StoreMigrateError | undefined {
+    return this.#error;
+  }
+
+  get progress$(): Observable<MigrationProgress> {
+    return this.manager.progress$;
+  }
+
+  /** Lets a postponed switch happen at the next commit boundary. */
+  releaseSwitch(): void {
+    this.#postponed = false;
+  }
+
+  pause(): void {
+    this.manager.pause();
+  }
+
+  resume(): void {
+    this.manager.resume();
+  }
+
+  status(): MigrationStatus {
+    const m = this.manager;
+    const p = m.progress;
+    let phase: MigrationStatus['phase'] =
+      this.#mode === 'v2' ? 'switched' : this.#mode === 'failed' ? 'failed' : p.phase;
+    if (phase === 'idle' && this.#run === undefined) phase = 'not-started';
+    if (
+      this.#mode === 'migrating' &&
+      phase === 'syncing' &&
+      this.#postponed &&
+      m.getMigratedVersion() === this.v1.latestVersion
+    ) {
+      phase = 'waiting-switch';
+    }
+    return {
+      phase,
+      migratedVersion: m.getMigratedVersion(),
+      targetVersion: this.#mode === 'v2' ? this.sc.latestVersion : this.v1.latestVersion,
+      latestVersion: this.latestVersion,
+      switchedAtVersion: this.#switchedAt,
+      switchPostponed: this.#postponed,
+      paused: m.paused,
+      bufferedChangesets:
+        m.buffer.last > 0 ? m.buffer.last - Math.max(m.buffer.first - 1, m.getMigratedVersion()) : 0,
+      progress: p,
+      error: this.#error ? { code: this.#error.code, message: this.#error.message } : undefined,
+    };
+  }
+
+  /** Commits the next block. Commits are serialised; each returns its CommitInfo. */
+  commit(cs: Changeset): Promise<CommitInfo> {
+    const p = this.#commitChain.then(() => this.#commit(cs));
+    this.#commitChain = p.catch(() => {});
+    return p;
+  }
+
+  async #commit(cs: Changeset): Promise<CommitInfo> {
+    if (
+      this.#mode === 'migrating' &&
+      !this.#postponed &&
+      this.manager.error === undefined &&
+      this.manager.getMigratedVersion() === this.v1.latestVersion
+    ) {
+      await this.#switch(this.v1.latestVersion);
+    }
+    if (this.#mode === 'v2') return this.#commitV2(cs);
+    const ci = await this.v1.commit(cs);
+    if (this.#mode === 'migrating') this.#changesets.next({ version: ci.version, changeset: cs });
+    return ci;
+  }
+
+  async #commitV2(cs: Changeset): Promise<CommitInfo> {
+    const v = this.sc.latestVersion + 1;
+    this.sc.validate(cs);
+    // The buffer is the write-ahead log that lets StateStorage catch up after a crash.
+    await this.manager.buffer.write({ version: v, changeset: cs }, v - 1);
+    const ci = await this.sc.commit(cs, v);
+    await this.ss.applyChangeset(v, cs);
+    await this.manager.buffer.deleteTo(v);
+    return ci;
+  }
+
+  async #switch(version: number): Promise<void> {
+    this.#done.next();
+    if (this.#run) await this.#run;
+    await this.#v2.put(SWITCHED_KEY, u64be(version));
+    this.#mode = 'v2';
+    this.#switchedAt = version;
+    this.manager.markSwitched();
+    await this.manager.buffer.deleteTo(version);
+    this.#log.info({ version }, 'switched to store v2');
+    this.#events.next({ type: 'switched', version });
+  }
+
+  async #assertV2Has(height: number): Promise<boolean> {
+    if (this.#mode !== 'v2') return false;
+    try {
+      await this.sc.getCommitInfo(height);
+      return true;
+    } catch (err) {
+      if (isStoreMigrateError(err, 'ERR_VERSION_NOT_FOUND') || isStoreMigrateError(err, 'ERR_VERSION_PRUNED'))
+        return false;
+      throw err;
+    }
+  }
+
+  #ssHas(height: number): boolean {
+    return this.ss.latestVersion > 0 && height >= this.ss.earliestVersion && height <= this.ss.latestVersion;
+  }
+
+  /** Routed by height: v2 for the heights it holds once switched, v1 otherwise while it is kept. */
+  async query(store: string, key: Uint8Array, height?: number, prove = false): Promise<QueryResult> {
+    const h = height ?? this.latestVersion;
+    if (this.#mode !== 'v2') return this.v1.query(store, key, h, prove);
+    if (await this.#assertV2Has(h)) {
+      if (!prove && this.#ssHas(h)) {
+        this.sc.tree(store);
+        return { value: await this.ss.get(store, key, h), height: h };
+      }
+      return this.sc.query(store, key, h, prove);
+    }
+    if (!prove && this.#ssHas(h)) {
+      this.sc.tree(store);
+      return { value: await this.ss.get(store, key, h), height: h };
+    }
+    if (h > this.latestVersion) {
+      throw new StoreMigrateError(
+        'ERR_VERSION_NOT_FOUND',
+        `height ${h} is above the latest ${this.latestVersion}`,
+      );
+    }
+    try {
+      return await this.v1.query(store, key, h, prove);
+    } catch (err) {
+      if (
+        isStoreMigrateError(err, 'ERR_VERSION_NOT_FOUND') ||
+        isStoreMigrateError(err, 'ERR_VERSION_PRUNED')
+      ) {
+        throw new StoreMigrateError('ERR_VERSION_PRUNED', `height ${h} is no longer held by v1 or v2`, {
+          details: { height: h },
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** The commit info (app hash and store roots) of a height, routed like query. */
+  async commitInfo(height?: number): Promise<CommitInfo> {
+    const h = height ?? this.latestVersion;
+    if (this.#mode === 'v2' && (await this.#assertV2Has(h))) return this.sc.getCommitInfo(h);
+    if (this.#mode === 'v2' && h > this.latestVersion) {
+      throw new StoreMigrateError(
+        'ERR_VERSION_NOT_FOUND',
+        `height ${h} is above the latest ${this.latestVersion}`,
+      );
+    }
+    return this.v1.getCommitInfo(h);
+  }
+
+  /** Stops the background migration (it resumes on the next open). */
+  async close(): Promise<void> {
+    await this.#commitChain;
+    this.#done.next();
+    if (this.#run) await this.#run;
+    await this.manager.close();
+    this.#events.complete();
+  }
+}

@@ -1,0 +1,77 @@
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDb } from '../../../src/db/open-db.js';
+import { toHex } from '../../../src/encoding/bytes.js';
+import { MultiStoreV1 } from '../../../src/v1/multi-store-v1.js';
+import { RootStore, type RootStoreEvent } from '../../../src/v2/root/root-store.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { buildV1 } from '../../helpers/v1-builder.js';
+
+const tempDir = useTempDirs();
+const STORES = ['acc', 'bank', 'staking'];
+
+describe('RootStore: background migration with app-hash continuity', () => {
+  it('migrates while 100 blocks are committed, switches, and matches a v1-only reference at every height', async () => {
+    const dir = tempDir('root');
+    const v1Path = join(dir, 'home', 'application.db');
+    const refPath = join(dir, 'ref.db');
+    {
+      const db = await openDb(v1Path);
+      await buildV1(db, { stores: STORES, keysPerStore: 5000, versions: 50 });
+      await db.close();
+    }
+    cpSync(v1Path, refPath, { recursive: true });
+    const v1Db = await openDb(v1Path);
+    const v2Db = await openDb(join(dir, 'home', 'v2'));
+    const refDb = await openDb(refPath);
+    try {
+      const ref = await MultiStoreV1.open(refDb);
+      // Throttled so blocks land during the restore, the sync and after the switch.
+      const rs = await RootStore.open(v1Db, v2Db, { throttle: 20_000 });
+      const events: RootStoreEvent[] = [];
+      rs.events$.subscribe((e) => events.push(e));
+      const { workload } = {
+        workload: new (await import('../../helpers/v1-builder.js')).Workload(STORES, 6000, 7),
+      };
+      const phases: string[] = [];
+      for (let b = 0; b < 100; b++) {
+        const cs = workload.block(300);
+        phases.push(rs.status().phase);
+        const ci = await rs.commit(cs);
+        const refCi = await ref.commit(cs);
+        expect(ci.version).toBe(refCi.version);
+        expect(toHex(ci.appHash), `app hash at ${ci.version}`).toBe(toHex(refCi.appHash));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(phases).toContain('restoring');
+      expect(phases).toContain('switched');
+      expect(events.map((e) => e.type)).toEqual(['restored', 'syncing', 'switched']);
+      const switchedAt = rs.switchedAtVersion!;
+      expect(switchedAt).toBeGreaterThan(50);
+      expect(switchedAt).toBeLessThan(150);
+      expect(rs.isMigrating).toBe(false);
+      expect(rs.latestVersion).toBe(150);
+
+      // Every height, before, during and after the switch: app hash and sampled keys.
+      for (let h = 1; h <= 150; h++) {
+        expect(toHex((await rs.commitInfo(h)).appHash), `commit info ${h}`).toBe(
+          toHex((await ref.getCommitInfo(h)).appHash),
+        );
+        for (const store of STORES) {
+          for (const i of [0, 17, 1234, 4999, 5500 + (h % 400)]) {
+            const key = workload.key(i);
+            expect((await rs.query(store, key, h)).value, `${store} ${i} @${h}`).toEqual(
+              (await ref.query(store, key, h)).value,
+            );
+          }
+        }
+      }
+      await rs.close();
+    } finally {
+      await v1Db.close();
+      await v2Db.close();
+      await refDb.close();
+    }
+  });
+});
