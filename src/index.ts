@@ -1,4 +1,4 @@
-// The public API: the only entry users import. Grows with each layer (iavl, stores, migration).
+// The public API: the only entry users import.
 
 export { KvDb, type LevelDatabase, WriteBatch } from './db/kv-db.js';
 export { type OpenDbOptions, openDb } from './db/open-db.js';
@@ -11,3 +11,40 @@ export {
   type VersionedChangeset,
 } from './encoding/changeset.js';
 export { type ErrorCode, ErrorCodes, isStoreMigrateError, StoreMigrateError } from './errors.js';
+export {
+  type ExportNode,
+  ImmutableTree,
+  type IterateOptions,
+  type IterateRange,
+} from './iavl/immutable-tree.js';
+export { Importer, type ImporterOptions, type ImporterState } from './iavl/importer.js';
+// tree engine
+export { MutableTree, type MutableTreeOptions, type SaveResult } from './iavl/mutable-tree.js';
+export type { TreeLayout } from './iavl/node-db.js';
+export { EMPTY_HASH } from './iavl/node-hash.js';
+export { createLogger, type Logger, silentLogger } from './logger.js';
+export { ChangesetBuffer } from './migration/changeset-buffer.js';
+export {
+  type MigrateResult,
+  MigrationManager,
+  type MigrationManagerOptions,
+} from './migration/migration-manager.js';
+// migration
+export { MigrationStream } from './migration/migration-stream.js';
+export type { MigrationPhase, MigrationProgress } from './migration/progress.js';
+export { type StoreVerification, type VerifyResult, verifyMigration } from './migration/verify.js';
+export { decodeSnapshotItem, encodeSnapshotItem, type SnapshotItem } from './snapshots/snapshot-item.js';
+export { SnapshotsManager } from './snapshots/snapshots-manager.js';
+// stores
+export type { CommitInfo, StoreInfo } from './v1/commit-info.js';
+export { MultiStoreV1, type MultiStoreV1Options, type V1Layout } from './v1/multi-store-v1.js';
+export type { ProofOp, ProofOps, QueryResult } from './v1/proof-ops.js';
+export { StateCommitment, type StateCommitmentOptions } from './v2/commitment/state-commitment.js';
+export { type NodeHome, openNodeHome } from './v2/root/node-home.js';
+export {
+  type MigrationStatus,
+  RootStore,
+  type RootStoreEvent,
+  type RootStoreOptions,
+} from './v2/root/root-store.js';
+export { type RestoreLeaf, type RestoreResult, StateStorage } from './v2/storage/state-storage.js';

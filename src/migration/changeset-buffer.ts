@@ -109,6 +109,24 @@ export class ChangesetBuffer {
     }
   }
 
+  /**
+   * Whether versions from..to are all buffered and decode: 'gap' when one is missing,
+   * 'corrupt' when one does not decode.
+   */
+  async check(from: number, to: number): Promise<'ok' | 'gap' | 'corrupt'> {
+    let expected = from;
+    for await (const [k, v] of this.#kv.iterate({ gte: changesetKey(from), lt: changesetKey(to + 1) })) {
+      if (versionOfKey(k) !== expected) return 'gap';
+      try {
+        decodeChangeset(v);
+      } catch {
+        return 'corrupt';
+      }
+      expected++;
+    }
+    return expected > to ? 'ok' : 'gap';
+  }
+
   /** Resolves once `version` is buffered (at once if it already is). `signal` cancels the wait. */
   waitFor(version: number, signal?: AbortSignal): Promise<void> {
     if (version <= this.#last && version >= this.#first && this.#first > 0) return Promise.resolve();

@@ -167,11 +167,15 @@ export class RootStore {
     return { sc, ss, manager };
   }
 
-  /** True when v1 has versions the migration can no longer get changesets for. */
+  /**
+   * True when the migration in v2 can no longer catch up with v1: a changeset it still needs
+   * is missing (a crash between the v1 commit and the buffer) or corrupt.
+   */
   static async #lostChangesets(manager: MigrationManager, v1: MultiStoreV1): Promise<boolean> {
     if (manager.height === 0) return false;
-    const have = Math.max(manager.getMigratedVersion(), manager.buffer.last, manager.height);
-    return have < v1.latestVersion;
+    const from = Math.max(manager.getMigratedVersion(), manager.height) + 1;
+    if (from > v1.latestVersion) return false;
+    return (await manager.buffer.check(from, v1.latestVersion)) !== 'ok';
   }
 
   #startMigration(): void {
