@@ -163,12 +163,12 @@ export class MigrationManager {
     changesets$: Observable<VersionedChangeset>,
     done$: Observable<void>,
   ): Promise<void> {
-    await this.open();
-    const height = this.#height > 0 ? this.#height : version;
+    // Subscribe before anything else: a changeset emitted while we open must not be lost.
+    const ready = this.open().then(() => (this.#height > 0 ? this.#height : version));
     this.#subs.push(
       changesets$.subscribe({
         next: (vcs) => {
-          this.buffer.write(vcs, height).catch((err) => this.#fail(err));
+          ready.then((height) => this.buffer.write(vcs, height)).catch((err) => this.#fail(err));
         },
       }),
       done$.subscribe(() =>
@@ -176,8 +176,10 @@ export class MigrationManager {
       ),
     );
     try {
+      const height = await ready;
       if (this.#migrated < height) await this.migrate(height);
       await this.sync();
+      if (this.#error !== undefined) throw this.#error;
     } catch (err) {
       if (this.#stop.signal.aborted && this.#error === undefined && isStreamClosed(err)) return;
       this.#fail(err);

@@ -49,6 +49,8 @@ export class ProgressTracker {
   }
 
   update(patch: Partial<MigrationProgress>): void {
+    // A failed migration stays failed until a new one starts.
+    if (this.#state.phase === 'failed' && patch.phase !== undefined) patch = { ...patch, phase: 'failed' };
     if (patch.phase !== undefined && patch.phase !== this.#state.phase) this.#samples = [];
     this.#state = { ...this.#state, ...patch };
     const now = performance.now();

@@ -88,6 +88,8 @@ export class SnapshotsManager {
         options.onStore?.(name, tree.size);
         await stream.writeMsg({ kind: 'store', name });
         const s = { name, leaves: 0, nodes: 0 };
+        let paceLeaves = 0;
+        let paceBytes = 0;
         for (const n of tree.export()) {
           await stream.writeMsg({
             kind: 'iavl',
@@ -97,9 +99,19 @@ export class SnapshotsManager {
             height: n.height,
           });
           s.nodes++;
-          if (n.height === 0) s.leaves++;
+          if (n.height === 0) {
+            s.leaves++;
+            paceLeaves++;
+            paceBytes += n.key.length + (n.value?.length ?? 0);
+            if (paceLeaves === PACE_EVERY) {
+              await options.pace?.(paceLeaves, paceBytes);
+              paceLeaves = 0;
+              paceBytes = 0;
+            }
+          }
           if ((s.nodes & 0xfff) === 0 && options.signal?.aborted) throw options.signal.reason;
         }
+        if (paceLeaves > 0) await options.pace?.(paceLeaves, paceBytes);
         stats.stores.push(s);
         stats.leaves += s.leaves;
         stats.nodes += s.nodes;
