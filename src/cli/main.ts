@@ -1,6 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { StoreMigrateError } from '../errors.js';
+import { runApply } from './apply.js';
 import { EXIT_USAGE, exitCodeFor, formatError, type GlobalOptions } from './cli-context.js';
+import { runGenerate } from './generate.js';
+import { runInspect } from './inspect.js';
 
 /** Commands in the contract (ARCHITECTURE.md). Those not built yet say so and exit 2. */
 interface CommandSpec {
@@ -21,6 +24,7 @@ const commands: CommandSpec[] = [
       ['--versions <n>', 'number of versions of history'],
       ['--seed <n>', 'random seed'],
     ],
+    run: runGenerate,
   },
   {
     name: 'apply',
@@ -29,6 +33,7 @@ const commands: CommandSpec[] = [
       ['--v1 <dir>', 'v1 database directory (created if absent)'],
       ['--changesets <file>', 'JSONL file of changesets'],
     ],
+    run: runApply,
   },
   {
     name: 'inspect',
@@ -37,6 +42,7 @@ const commands: CommandSpec[] = [
       ['--v1 <dir>', 'v1 database directory'],
       ['--version <n>', 'version to inspect (default: latest)'],
     ],
+    run: runInspect,
   },
   {
     name: 'migrate',

@@ -54,11 +54,14 @@ export class ProgressLine {
     this.#last = this.#tty ? -Infinity : this.#start;
   }
 
-  /** Reports progress; draws at most once per interval unless `force`. */
+  /**
+   * Reports progress; draws at most once per interval. `force` redraws a terminal line at
+   * once (a phase change); plain lines keep their interval, so logs stay short.
+   */
   update(state: ProgressState, force = false): void {
     if (!this.#enabled) return;
     const now = this.#now();
-    if (!force && now - this.#last < this.#interval) return;
+    if (!(force && this.#tty) && now - this.#last < this.#interval) return;
     this.#last = now;
     const line = formatProgress(this.#label, this.#unit, state, now - this.#start);
     if (this.#tty) {
@@ -120,7 +123,8 @@ function formatRate(r: number): string {
 }
 
 export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
+  if (seconds < 10) return `${Math.max(0, seconds).toFixed(1)}s`;
+  const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;

@@ -168,4 +168,17 @@ export class ChangesetBuffer {
       this.#first = version + 1;
     }
   }
+
+  /** Deletes buffered versions from `version` on: changesets whose v1 commit never happened. */
+  async deleteFrom(version: number): Promise<void> {
+    await this.drain();
+    if (this.#last < version) return;
+    await this.#kv.clear({ gte: changesetKey(version), lt: utf8('m/cs`') });
+    if (version <= this.#first) {
+      this.#first = 0;
+      this.#last = 0;
+    } else {
+      this.#last = version - 1;
+    }
+  }
 }

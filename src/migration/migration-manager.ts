@@ -30,6 +30,13 @@ export interface MigrationManagerOptions {
   throttle?: number;
   /** Also fill StateStorage with the last K versions (from IAVL diffs of v1). */
   history?: number;
+  /** Restore write batches (and so checkpoints) of about this many bytes. Default 4 MB. */
+  batchBytes?: number;
+  /**
+   * Sync only versions that were confirmed with confirm() (RootStore buffers a changeset
+   * before its v1 commit and confirms it after). Default false: every buffered version counts.
+   */
+  confirmCommits?: boolean;
 }
 
 export interface MigrateResult {
@@ -66,6 +73,7 @@ export class MigrationManager {
   readonly #log: Logger;
   readonly #bufferSize: number;
   readonly #history: number;
+  readonly #batchBytes: number | undefined;
   readonly #pacer: Pacer;
   readonly #tracker = new ProgressTracker();
   readonly buffer: ChangesetBuffer;
@@ -77,6 +85,11 @@ export class MigrationManager {
   #error: unknown;
   #listeners = new Set<(version: number) => void>();
   #opened = false;
+  readonly #confirmCommits: boolean;
+  #confirmed = 0;
+  #confirmWaiters: Array<() => void> = [];
+  #failure: Promise<never>;
+  #rejectFailure: (err: unknown) => void = () => {};
 
   constructor(options: MigrationManagerOptions) {
     this.#kv = options.db instanceof KvDb ? options.db : new KvDb(options.db);
@@ -86,6 +99,12 @@ export class MigrationManager {
     this.#log = (options.logger ?? silentLogger).child({ component: 'migration' });
     this.#bufferSize = options.bufferSize ?? 1024;
     this.#history = Math.max(0, options.history ?? 0);
+    this.#batchBytes = options.batchBytes;
+    this.#confirmCommits = options.confirmCommits ?? false;
+    this.#failure = new Promise<never>((_, reject) => {
+      this.#rejectFailure = reject;
+    });
+    this.#failure.catch(() => {});
     this.#pacer = new Pacer(options.throttle);
     this.buffer = new ChangesetBuffer(this.#kv);
     this.progress$ = this.#tracker.progress$;
@@ -190,9 +209,45 @@ export class MigrationManager {
   #fail(err: unknown): void {
     if (this.#error !== undefined) return;
     this.#error = err;
+    this.#rejectFailure(err);
     this.#tracker.update({ phase: 'failed' });
     this.#log.error({ err }, 'migration failed');
     this.#stop.abort(err);
+  }
+
+  /**
+   * Resolves once changeset `version` is durable in the buffer; rejects if the migration has
+   * failed (then the caller goes on without it).
+   */
+  persisted(version: number): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return Promise.race([this.buffer.waitFor(version), this.#failure]);
+  }
+
+  /** v1 committed `version`: sync may apply it. */
+  confirm(version: number): void {
+    if (version <= this.#confirmed) return;
+    this.#confirmed = version;
+    for (const w of this.#confirmWaiters.splice(0)) w();
+  }
+
+  /** v1 did not commit `version` after all: drop it (and anything after it) from the buffer. */
+  async discard(version: number): Promise<void> {
+    await this.buffer.deleteFrom(version);
+  }
+
+  async #waitConfirmed(version: number, signal: AbortSignal): Promise<void> {
+    while (this.#confirmCommits && this.#confirmed < version) {
+      if (signal.aborted) throw signal.reason;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.#confirmWaiters.push(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
   }
 
   /**
@@ -294,11 +349,12 @@ export class MigrationManager {
           .createMigration(version, stream, {
             signal: this.#stop.signal,
             onStore: (name) => this.#tracker.update({ store: name }),
-            pace: async (n, b) => {
+            // Progress only: throttling happens where leaves are written, so a resume
+            // skips through restored parts at full speed.
+            pace: (n, b) => {
               leavesDone += n;
               bytes += b;
               this.#tracker.update({ leavesDone, bytes });
-              await this.#pacer.step(n);
             },
           })
           .then((s) => {
@@ -312,7 +368,10 @@ export class MigrationManager {
         cancels.push(() => leaves.cancel('migration stopped'));
         tasks.push(
           ss
-            .restore(version, leaves as AsyncIterable<RestoreLeaf>, { signal: this.#stop.signal })
+            .restore(version, leaves as AsyncIterable<RestoreLeaf>, {
+              signal: this.#stop.signal,
+              batchBytes: this.#batchBytes,
+            })
             .catch((err) => {
               leaves.cancel('StateStorage restore failed');
               throw err;
@@ -321,9 +380,16 @@ export class MigrationManager {
       }
       if (scNeeded) {
         tasks.push(
-          sc.restore(version, stream, { leaves, signal: this.#stop.signal }).then((r) => {
-            scResult = r;
-          }),
+          sc
+            .restore(version, stream, {
+              leaves,
+              signal: this.#stop.signal,
+              batchBytes: this.#batchBytes,
+              pace: (n) => this.#pacer.step(n),
+            })
+            .then((r) => {
+              scResult = r;
+            }),
         );
       } else {
         // Only StateStorage needs the leaves: drain the stream into it.
@@ -368,11 +434,15 @@ export class MigrationManager {
     leaves: MigrationStream<RestoredLeaf>,
   ): Promise<void> {
     let store = '';
+    let n = 0;
     try {
       for await (const item of stream) {
-        if (item.kind === 'store') store = item.name;
-        else if (item.height === 0)
+        if (item.kind === 'store') {
+          store = item.name;
+        } else if (item.height === 0) {
           await leaves.writeMsg({ store, key: item.key, value: item.value ?? new Uint8Array(0) });
+          if (++n % 64 === 0) await this.#pacer.step(64);
+        }
       }
       leaves.close();
     } catch (err) {
@@ -397,7 +467,7 @@ export class MigrationManager {
           }
         }
       }
-      await ss.restore(base, leavesAt(), { signal: this.#stop.signal });
+      await ss.restore(base, leavesAt(), { signal: this.#stop.signal, batchBytes: this.#batchBytes });
     }
     for (let v = ss.latestVersion + 1; v <= version; v++) {
       await source.getCommitInfo(v);
@@ -428,6 +498,7 @@ export class MigrationManager {
       const v = this.#migrated + 1;
       try {
         await this.buffer.waitFor(v, signal);
+        await this.#waitConfirmed(v, signal);
       } catch (err) {
         if (signal.aborted && this.#error === undefined) return;
         throw err;

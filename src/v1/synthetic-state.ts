@@ -27,10 +27,16 @@ export interface SyntheticStateProgress {
   /** The version being built or committed. */
   version: number;
   versions: number;
-  /** `build`: making the version's changes; `commit`: the multistore is writing them. */
-  phase: 'build' | 'commit';
-  /** Changes made so far, over all versions. */
-  changesDone: number;
+  /**
+   * `build`: making the version's changes; `commit`: the multistore is writing them (for
+   * version 1, which holds most keys, this is most of the run); `committed`: it is written.
+   */
+  phase: 'build' | 'commit' | 'committed';
+  /** Changes made so far for this version. */
+  versionChanges: number;
+  /** Changes in the versions committed so far. */
+  changesCommitted: number;
+  /** Changes over all versions. */
   changesTotal: number;
 }
 
@@ -57,11 +63,16 @@ export interface SyntheticStateStats {
 
 export const SYNTHETIC_DEFAULTS = { stores: 4, keys: 10_000, versions: 10, seed: 1 } as const;
 
-// Over the whole history, later versions create NEW_SHARE of the final keys, delete
-// DELETE_SHARE of them and update UPDATE_SHARE; version 1 writes the rest (about 85%).
-const NEW_SHARE = 0.2;
-const DELETE_SHARE = 0.05;
-const UPDATE_SHARE = 0.15;
+// Version 1 writes most keys in one big commit. Each later version is like a block: it
+// changes BLOCK_SHARE of the keys, at most BLOCK_MAX_CHANGES, whatever the state's size;
+// of those changes CREATE_PART create keys, DELETE_PART delete keys and UPDATE_PART update them.
+const BLOCK_SHARE = 0.03;
+const BLOCK_MAX_CHANGES = 5000;
+const CREATE_PART = 0.4;
+const DELETE_PART = 0.15;
+const UPDATE_PART = 0.45;
+/** Later versions add at most this share of the final keys, so version 1 stays the big one. */
+const MAX_LATER_GROWTH = 0.5;
 /** Half of the updates go to the hottest HOT_SHARE of a store's keys (balances, rewards...). */
 const HOT_SHARE = 0.05;
 /** How often (in changes) the build phase reports progress. */
@@ -518,16 +529,24 @@ function planStores(stores: number, keys: number, versions: number): StorePlan[]
   let left = keys - counts.reduce((sum, n) => sum + n, 0);
   for (let i = 0; left > 0; i = (i + 1) % stores, left--) counts[order[i]]++;
   const later = versions - 1;
+  // Changes over all later versions, as shares of the final key count.
+  const perVersion = Math.min(Math.round(keys * BLOCK_SHARE), BLOCK_MAX_CHANGES);
+  const laterChanges = (perVersion * later) / keys;
+  const growth = laterChanges * (CREATE_PART - DELETE_PART);
+  const scale = growth > MAX_LATER_GROWTH ? MAX_LATER_GROWTH / growth : 1;
+  const createShare = laterChanges * CREATE_PART * scale;
+  const deleteShare = laterChanges * DELETE_PART * scale;
+  const updateShare = laterChanges * UPDATE_PART * scale;
   return profiles.map((profile, i) => {
     const n = counts[i];
-    const created = later === 0 ? 0 : Math.round(n * NEW_SHARE);
-    const deleted = later === 0 ? 0 : Math.round(n * DELETE_SHARE);
-    const updated = later === 0 ? 0 : Math.round(n * UPDATE_SHARE);
+    const created = Math.round(n * createShare);
+    const deleted = Math.round(n * deleteShare);
+    const updated = Math.round(n * updateShare);
     return {
       name: storeName(i),
       profile,
       keys: n,
-      initial: n - created + deleted,
+      initial: Math.max(0, n - created + deleted),
       created: [0, ...spread(created, later)],
       deleted: [0, ...spread(deleted, later)],
       updated: [0, ...spread(updated, later)],
@@ -552,10 +571,23 @@ function stripUndefined(o: SyntheticStateOptions): SyntheticStateOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-/** Per-store node cache for generation: big enough that later versions rarely read nodes back from disk. */
-function generationCacheBytes(keys: number, stores: number): number {
-  const perStore = Math.ceil(keys / stores) * 2 * 400;
-  return Math.min(1024 * 1024 * 1024, Math.max(64 * 1024 * 1024, perStore));
+/**
+ * Node cache per store while generating: room for the biggest store's whole tree (two nodes
+ * per key; the cache keeps between half and all of its budget), so later versions rarely
+ * read nodes back from disk.
+ */
+function generationCacheBytes(plans: StorePlan[]): number {
+  const biggest = Math.max(...plans.map((p) => p.keys));
+  return Math.min(2 * 1024 ** 3, Math.max(64 * 1024 ** 2, biggest * 2 * 2 * 400));
+}
+
+function assertEmpty(ms: MultiStoreV1): void {
+  if (ms.layout !== 'rootmulti' || ms.latestVersion !== 0) {
+    throw new StoreMigrateError(
+      'ERR_VERSION_EXISTS',
+      `the database already holds ${ms.layout === 'iavl' ? 'an iavl tree' : `versions up to ${ms.latestVersion}`}; generate writes only into an empty one`,
+    );
+  }
 }
 
 /**
@@ -571,19 +603,16 @@ export async function generateSyntheticState(
   const o = resolveOptions(options);
   const rng = new SyntheticRandom(o.seed);
   const names = syntheticStoreNames(o.stores);
-  const ms =
-    target instanceof MultiStoreV1
-      ? target
-      : await MultiStoreV1.open(target, {
-          stores: names,
-          cacheBytes: generationCacheBytes(o.keys, o.stores),
-        });
-  if (ms.layout !== 'rootmulti' || ms.latestVersion !== 0) {
-    throw new StoreMigrateError(
-      'ERR_VERSION_EXISTS',
-      `the database already holds ${ms.layout === 'iavl' ? 'an iavl tree' : `versions up to ${ms.latestVersion}`}; generate writes only into an empty one`,
-    );
+  const plans = planStores(o.stores, o.keys, o.versions);
+  let ms: MultiStoreV1;
+  if (target instanceof MultiStoreV1) {
+    ms = target;
+  } else {
+    // Look first: opening with our store names would fail differently on a store with others.
+    assertEmpty(await MultiStoreV1.open(target, { readOnly: true }));
+    ms = await MultiStoreV1.open(target, { stores: names, cacheBytes: generationCacheBytes(plans) });
   }
+  assertEmpty(ms);
   const mounted = ms.storeNames();
   const wanted = [...names].sort();
   if (mounted.join('\0') !== wanted.join('\0')) {
@@ -593,7 +622,6 @@ export async function generateSyntheticState(
     );
   }
 
-  const plans = planStores(o.stores, o.keys, o.versions);
   const keyMakers = plans.map((p) => new KeyMaker(p.profile, rng));
   const values = new ValueMaker(rng);
   // Live keys per store, with the family each came from (for the size of updated values).
@@ -604,7 +632,8 @@ export async function generateSyntheticState(
     changesTotal += p.initial;
     for (let v = 1; v < o.versions; v++) changesTotal += p.created[v] + p.deleted[v] + p.updated[v];
   }
-  let changesDone = 0;
+  let changesCommitted = 0;
+  let versionChanges = 0;
   let created = 0;
   let updated = 0;
   let deleted = 0;
@@ -613,9 +642,9 @@ export async function generateSyntheticState(
   let lastCommit: CommitInfo | undefined;
 
   const report = (version: number, phase: SyntheticStateProgress['phase']) =>
-    onProgress?.({ version, versions: o.versions, phase, changesDone, changesTotal });
+    onProgress?.({ version, versions: o.versions, phase, versionChanges, changesCommitted, changesTotal });
   const counted = (version: number) => {
-    changesDone++;
+    versionChanges++;
     if (++sinceReport >= PROGRESS_EVERY) {
       sinceReport = 0;
       report(version, 'build');
@@ -669,6 +698,9 @@ export async function generateSyntheticState(
     report(version, 'commit');
     const cs: Changeset = { changes };
     lastCommit = await ms.commit(cs, version);
+    changesCommitted += versionChanges;
+    report(version, 'committed');
+    versionChanges = 0;
   }
 
   return {

@@ -27,6 +27,8 @@ export interface RestoreOptions {
   /** Leaves are forwarded here as they are imported (for StateStorage); closed at the end. */
   leaves?: MigrationStream<RestoredLeaf>;
   signal?: AbortSignal;
+  /** Awaited every 64 leaves actually imported (not those a resume skips): throttling and pausing. */
+  pace?: (leaves: number) => Promise<void> | void;
   /** Flush (and checkpoint) every this many bytes of nodes. */
   batchBytes?: number;
   /** Called every few thousand nodes with the running counts. */
@@ -93,6 +95,7 @@ export class StateCommitment extends CommitStore {
     let current: { name: string; importer: Importer | undefined; skip: number } | undefined;
     let nodes = 0;
     let leafCount = 0;
+    let paced = 0;
     const finishCurrent = async (): Promise<void> => {
       if (current?.importer === undefined) return;
       const name = current.name;
@@ -155,6 +158,10 @@ export class StateCommitment extends CommitStore {
           const imp = current.importer!;
           imp.add(item);
           if (imp.needsFlush) await imp.flush();
+          if (item.height === 0 && ++paced === 64) {
+            paced = 0;
+            await options.pace?.(64);
+          }
         }
         if ((nodes & 0xfff) === 0) {
           options.onProgress?.({ store: current.name, nodes, leaves: leafCount });

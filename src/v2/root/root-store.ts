@@ -27,6 +27,8 @@ export interface RootStoreOptions {
   postponeSwitch?: boolean;
   /** Snapshot stream queue size. */
   bufferSize?: number;
+  /** Restore batch (and checkpoint) size in bytes. */
+  batchBytes?: number;
   /** Start the background migration when v2 is behind (default true). */
   migrate?: boolean;
 }
@@ -55,7 +57,8 @@ export interface MigrationStatus {
 const SWITCHED_KEY = utf8('m/switched');
 const SS_PREFIX = utf8('ss/');
 
-type Mode = 'migrating' | 'failed' | 'v2';
+/** 'v1': no migration running (not started, or disabled); commits go to v1 only. */
+type Mode = 'v1' | 'migrating' | 'failed' | 'v2';
 
 /**
  * The node-facing store. While migrating, commits go to v1 and their changesets out on an
@@ -75,7 +78,7 @@ export class RootStore {
   readonly events$: Observable<RootStoreEvent> = this.#events.asObservable();
   readonly #changesets = new Subject<VersionedChangeset>();
   readonly #done = new Subject<void>();
-  #mode: Mode = 'migrating';
+  #mode: Mode = 'v1';
   #switchedAt: number | undefined;
   #postponed: boolean;
   #run: Promise<void> | undefined;
@@ -162,8 +165,13 @@ export class RootStore {
       throttle: options.throttle,
       history: options.history,
       bufferSize: options.bufferSize,
+      batchBytes: options.batchBytes,
+      confirmCommits: true,
     });
     await manager.open();
+    // Changesets buffered for a v1 commit that never happened (a crash in between) are void.
+    if (v1.latestVersion > 0) await manager.buffer.deleteFrom(v1.latestVersion + 1);
+    manager.confirm(v1.latestVersion);
     return { sc, ss, manager };
   }
 
@@ -302,8 +310,27 @@ export class RootStore {
       await this.#switch(this.v1.latestVersion);
     }
     if (this.#mode === 'v2') return this.#commitV2(cs);
-    const ci = await this.v1.commit(cs);
-    if (this.#mode === 'migrating') this.#changesets.next({ version: ci.version, changeset: cs });
+    if (this.#mode !== 'migrating') return this.v1.commit(cs);
+    // Write-ahead: the changeset is durable in the buffer before v1 commits it, so a crash
+    // never leaves v1 with a version the migration cannot replay. Sync applies it only
+    // once confirmed. The buffer write is one small put, whatever the migration is doing.
+    const version = this.v1.latestVersion + 1;
+    this.v1.validate(cs);
+    this.#changesets.next({ version, changeset: cs });
+    let buffered = true;
+    try {
+      await this.manager.persisted(version);
+    } catch {
+      buffered = false; // the migration failed; the node goes on with v1 alone
+    }
+    let ci: CommitInfo;
+    try {
+      ci = await this.v1.commit(cs, version);
+    } catch (err) {
+      if (buffered) await this.manager.discard(version).catch(() => {});
+      throw err;
+    }
+    this.manager.confirm(version);
     return ci;
   }
 

@@ -1,0 +1,30 @@
+// A node that commits deterministic blocks on a RootStore until it has switched and reached
+// the target height. The crash test kills it with SIGKILL at random moments and restarts it.
+// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s>
+import { openDb, RootStore } from '../../dist/index.js';
+import { blockFor } from './crash-workload.mjs';
+
+const [v1Path, v2Path, targetArg, throttleArg] = process.argv.slice(2);
+const target = Number(targetArg);
+const v1 = await openDb(v1Path);
+const v2 = await openDb(v2Path);
+const rs = await RootStore.open(v1, v2, { throttle: Number(throttleArg), batchBytes: 128 * 1024 });
+const say = (line) => process.stdout.write(`${line}\n`);
+rs.events$.subscribe((e) => say(`E ${e.type} ${e.version}`));
+say(`S ${rs.latestVersion} ${rs.status().phase}`);
+for (;;) {
+  const phase = rs.status().phase;
+  if (rs.latestVersion >= target && rs.switchedAtVersion !== undefined) break;
+  if (phase === 'failed') {
+    say(`F ${rs.error?.code} ${rs.error?.message}`);
+    process.exit(3);
+  }
+  const v = rs.latestVersion + 1;
+  const ci = await rs.commit(blockFor(v));
+  say(`C ${ci.version} ${phase} ${Buffer.from(ci.appHash).toString('hex')}`);
+  await new Promise((r) => setTimeout(r, 15));
+}
+await rs.close();
+await v1.close();
+await v2.close();
+say('DONE');

@@ -1,0 +1,54 @@
+// Deterministic blocks for the crash tests: the changeset of a version depends only on the
+// version, so a node killed and restarted any number of times commits the same chain as the
+// reference. Plain JavaScript, because the crashing child process runs it without a compiler.
+
+export const STORES = ['acc', 'bank', 'staking'];
+export const KEYS_PER_STORE = 2000;
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const enc = new TextEncoder();
+
+export function keyOf(i) {
+  return enc.encode(`key/${String(i).padStart(7, '0')}`);
+}
+
+function bytes(r, n) {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
+  return b;
+}
+
+/** The changeset of `version`: the full initial state at 1, random blocks after. */
+export function blockFor(version) {
+  const r = rng(version * 7919 + 17);
+  if (version === 1) {
+    return {
+      changes: STORES.map((store) => ({
+        store,
+        pairs: Array.from({ length: KEYS_PER_STORE }, (_, i) => ({
+          key: keyOf(i),
+          value: bytes(r, 8 + Math.floor(r() * 100)),
+        })),
+      })),
+    };
+  }
+  return {
+    changes: STORES.map((store) => ({
+      store,
+      pairs: Array.from({ length: 10 }, () => {
+        const key = keyOf(Math.floor(r() * KEYS_PER_STORE * 1.2));
+        return r() < 0.2 ? { key, remove: true } : { key, value: bytes(r, 1 + Math.floor(r() * 60)) };
+      }),
+    })),
+  };
+}
