@@ -160,7 +160,7 @@ function atLine(err: unknown, line: number, applied: number, latest: number): un
   const message = err.message.startsWith(`line ${line}:`) ? err.message : `line ${line}: ${err.message}`;
   return new StoreMigrateError(
     err.code,
-    `${message} (${applied} version${applied === 1 ? '' : 's'} applied before it; latest version is ${latest})`,
+    `${message}; ${applied} version${applied === 1 ? '' : 's'} applied from this file before it`,
     { cause: err, details: { ...err.details, line, applied, latestVersion: latest } },
   );
 }

@@ -5,6 +5,7 @@ import {
   generateSyntheticState,
   SYNTHETIC_DEFAULTS,
   type SyntheticStateProgress,
+  type SyntheticStateStats,
 } from '../v1/synthetic-state.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import {
@@ -71,7 +72,7 @@ export async function runGenerate(opts: CommandOptions): Promise<number> {
       progress.update({ done: p.changesCommitted, total: p.changesTotal, note }, p.phase === 'commit');
       if (p.phase !== 'build') log.debug({ version: p.version, changes: p.versionChanges }, p.phase);
     };
-    let stats: Awaited<ReturnType<typeof generateSyntheticState>>;
+    let stats: SyntheticStateStats;
     try {
       stats = await generateSyntheticState(db, options, onProgress);
     } finally {

@@ -4,6 +4,9 @@ import { runApply } from './apply.js';
 import { EXIT_USAGE, exitCodeFor, formatError, type GlobalOptions } from './cli-context.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
+import { runMigrate } from './migrate.js';
+import { runStatus } from './status.js';
+import { runVerify } from './verify.js';
 
 /** Commands in the contract (ARCHITECTURE.md). Those not built yet say so and exit 2. */
 interface CommandSpec {
@@ -52,7 +55,9 @@ const commands: CommandSpec[] = [
       ['--v2 <dir>', 'v2 directory'],
       ['--version <n>', 'version to migrate (default: latest)'],
       ['--history <k>', 'also carry the last K versions into StateStorage'],
+      ['--throttle <n>', 'at most N leaves per second'],
     ],
+    run: runMigrate,
   },
   {
     name: 'verify',
@@ -62,11 +67,13 @@ const commands: CommandSpec[] = [
       ['--v2 <dir>', 'v2 directory'],
       ['--version <n>', 'version to compare (default: latest migrated)'],
     ],
+    run: runVerify,
   },
   {
     name: 'status',
     summary: 'migration phase and progress of a node home',
     options: [['--home <dir>', 'node home directory']],
+    run: runStatus,
   },
   {
     name: 'demo',

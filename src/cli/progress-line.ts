@@ -55,13 +55,15 @@ export class ProgressLine {
   }
 
   /**
-   * Reports progress; draws at most once per interval. `force` redraws a terminal line at
-   * once (a phase change); plain lines keep their interval, so logs stay short.
+   * Reports progress; draws at most once per interval. `force` (a phase change, such as a
+   * long commit starting) redraws a terminal line at once, and prints a plain line when a
+   * quarter of the interval has passed, so logs say what a long silence is.
    */
   update(state: ProgressState, force = false): void {
     if (!this.#enabled) return;
     const now = this.#now();
-    if (!(force && this.#tty) && now - this.#last < this.#interval) return;
+    const gap = force ? (this.#tty ? 0 : this.#interval / 4) : this.#interval;
+    if (now - this.#last < gap) return;
     this.#last = now;
     const line = formatProgress(this.#label, this.#unit, state, now - this.#start);
     if (this.#tty) {

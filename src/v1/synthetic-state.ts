@@ -7,9 +7,10 @@ import { MultiStoreV1 } from './multi-store-v1.js';
 /**
  * A synthetic store v1 state with history, shaped like a Cosmos chain's: stores named after
  * the usual modules and sized unevenly, keys made of prefix bytes and address-like parts,
- * values mostly small with a long tail of large ones. Version 1 writes most of the keys;
- * each later version creates, updates and deletes a few percent of them. The same options
- * (seed included) always give the same app hash at every version.
+ * values mostly small with a long tail of large ones. Version 1 writes most of the keys in
+ * one big commit; each later version is block-sized (3% of the keys, at most 5000 changes)
+ * and creates, updates and deletes keys. The same options (seed included) always give the
+ * same app hash at every version.
  */
 
 export interface SyntheticStateOptions {

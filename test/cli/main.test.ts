@@ -3,7 +3,7 @@ import { runCli } from '../helpers/run-cli.js';
 
 const CONTRACT = ['generate', 'apply', 'inspect', 'migrate', 'verify', 'status', 'demo', 'serve'];
 // Shrinks as commands are built; each entry must say so and exit 2.
-const NOT_BUILT = ['generate', 'apply', 'inspect', 'migrate', 'verify', 'status', 'demo', 'serve'];
+const NOT_BUILT = ['demo', 'serve'];
 
 describe('store-migrate binary', () => {
   it('prints usage listing every contract command', () => {
