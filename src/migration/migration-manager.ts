@@ -52,6 +52,7 @@ export interface MigrateResult {
 const HEIGHT_KEY = utf8('m/height');
 const MIGRATED_KEY = utf8('m/migrated');
 const SOURCE_KEY = utf8('m/source');
+const FAILED_KEY = utf8('m/failed');
 
 function isStreamClosed(err: unknown): boolean {
   return err instanceof StoreMigrateError && err.code === 'ERR_STREAM_CLOSED';
@@ -213,6 +214,45 @@ export class MigrationManager {
     this.#tracker.update({ phase: 'failed' });
     this.#log.error({ err }, 'migration failed');
     this.#stop.abort(err);
+    // Remembered on disk, so the next start knows this v2 state cannot be trusted to resume.
+    const e =
+      err instanceof StoreMigrateError
+        ? { code: err.code, message: err.message }
+        : { code: 'ERR_MIGRATION_FAILED', message: String(err) };
+    this.#kv.put(FAILED_KEY, utf8(JSON.stringify(e))).catch(() => {});
+  }
+
+  /** The failure recorded by an earlier run, if any. */
+  async recordedFailure(): Promise<{ code: string; message: string } | undefined> {
+    const raw = await this.#kv.get(FAILED_KEY);
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(raw));
+    } catch {
+      return { code: 'ERR_MIGRATION_FAILED', message: 'unreadable failure record' };
+    }
+  }
+
+  /** Each synced version must hash as v1 committed it; anything else is a broken changeset. */
+  async #checkAgainstV1(version: number, appHash: Uint8Array): Promise<void> {
+    let expected: Uint8Array;
+    try {
+      expected = (await this.#snapshots.source.getCommitInfo(version)).appHash;
+    } catch (err) {
+      if (
+        err instanceof StoreMigrateError &&
+        (err.code === 'ERR_VERSION_NOT_FOUND' || err.code === 'ERR_VERSION_PRUNED')
+      )
+        return;
+      throw err;
+    }
+    if (!equalBytes(expected, appHash)) {
+      throw new StoreMigrateError(
+        'ERR_HASH_MISMATCH',
+        `version ${version} replayed into v2 hashes to ${toHex(appHash)}, but v1 committed ${toHex(expected)}`,
+        { details: { version } },
+      );
+    }
   }
 
   /**
@@ -510,7 +550,10 @@ export class MigrationManager {
           details: { version: v },
         });
       }
-      if (this.#sc && this.#sc.latestVersion < v) await this.#sc.commit(cs, v);
+      if (this.#sc && this.#sc.latestVersion < v) {
+        const ci = await this.#sc.commit(cs, v);
+        await this.#checkAgainstV1(v, ci.appHash);
+      }
       if (this.#ss.latestVersion < v) await this.#ss.applyChangeset(v, cs);
       await this.#setMigrated(v);
       this.#tracker.update({

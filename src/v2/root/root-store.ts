@@ -121,16 +121,7 @@ export class RootStore {
     });
     let parts = await RootStore.#openV2(v1, v2, options);
     await parts.manager.verifySource();
-    if (
-      switchedRaw === undefined &&
-      v1.latestVersion > 0 &&
-      (await RootStore.#lostChangesets(parts.manager, v1))
-    ) {
-      // A crash lost changesets between v1 and the buffer: v2 cannot catch up; start over.
-      log.warn(
-        { v1Latest: v1.latestVersion, buffered: parts.manager.buffer.last },
-        'changesets missing; restarting the migration',
-      );
+    if (switchedRaw === undefined && (await RootStore.#mustStartOver(parts.manager, v1, log))) {
       await v2.clear();
       parts = await RootStore.#openV2(v1, v2, options);
     }
@@ -173,6 +164,26 @@ export class RootStore {
     if (v1.latestVersion > 0) await manager.buffer.deleteFrom(v1.latestVersion + 1);
     manager.confirm(v1.latestVersion);
     return { sc, ss, manager };
+  }
+
+  /**
+   * Whether what v2 holds cannot be resumed: the last run failed (a corrupt or conflicting
+   * changeset, a hash mismatch), or a changeset it still needs is missing or corrupt.
+   */
+  static async #mustStartOver(manager: MigrationManager, v1: MultiStoreV1, log: Logger): Promise<boolean> {
+    const failure = await manager.recordedFailure();
+    if (failure !== undefined) {
+      log.warn({ failure }, 'the previous migration failed; starting it over');
+      return true;
+    }
+    if (v1.latestVersion > 0 && (await RootStore.#lostChangesets(manager, v1))) {
+      log.warn(
+        { v1Latest: v1.latestVersion, buffered: manager.buffer.last },
+        'changesets missing; restarting the migration',
+      );
+      return true;
+    }
+    return false;
   }
 
   /**

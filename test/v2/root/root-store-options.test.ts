@@ -114,6 +114,48 @@ describe('RootStore operator options and faults', () => {
     });
   }
 
+  it('a conflicting duplicate changeset fails the migration, the node keeps committing on v1, and a restart succeeds', async () => {
+    const h = await home();
+    let [v1Db, v2Db, refDb] = [await openDb(h.v1Path), await openDb(h.v2Path), await openDb(h.refPath)];
+    try {
+      const ref = await MultiStoreV1.open(refDb);
+      let rs = await RootStore.open(v1Db, v2Db);
+      const events: RootStoreEvent[] = [];
+      rs.events$.subscribe((e) => events.push(e));
+      const w = new Workload(STORES, 1200, 8);
+      const commitBoth = async () => {
+        const cs = w.block(40);
+        const [a, b] = [await rs.commit(cs), await ref.commit(cs)];
+        expect(toHex(a.appHash)).toBe(toHex(b.appHash));
+      };
+      await commitBoth();
+      // Someone wrote version 32 into the buffer with other contents before the node commits it.
+      await rs.manager.buffer.write({ version: 32, changeset: w.block(5) });
+      await commitBoth();
+      await waitFor(() => events.some((e) => e.type === 'failed'));
+      const failed = events.find((e) => e.type === 'failed');
+      expect(failed?.type === 'failed' && failed.error.code).toBe('ERR_CHANGESET_CONFLICT');
+      for (let i = 0; i < 3; i++) await commitBoth();
+      expect(rs.switchedAtVersion).toBeUndefined();
+      await rs.close();
+      await v1Db.close();
+      await v2Db.close();
+      [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
+      rs = await RootStore.open(v1Db, v2Db);
+      await waitFor(() => rs.migratedVersion === rs.latestVersion);
+      await commitBoth();
+      expect(rs.switchedAtVersion).toBe(35);
+      for (let v = 30; v <= 36; v++) {
+        expect(toHex((await rs.commitInfo(v)).appHash)).toBe(toHex((await ref.getCommitInfo(v)).appHash));
+      }
+      await rs.close();
+    } finally {
+      await v1Db.close();
+      await v2Db.close();
+      await refDb.close();
+    }
+  });
+
   it('with history K, the last K heights stay queryable after v1 is deleted; older ones are pruned', async () => {
     const h = await home(800, 40);
     let [v1Db, v2Db, refDb] = [await openDb(h.v1Path), await openDb(h.v2Path), await openDb(h.refPath)];
