@@ -1,4 +1,4 @@
-import { type Observable, Subject } from 'rxjs';
+import { type Observable, ReplaySubject, Subject } from 'rxjs';
 import type { LevelDatabase } from '../../db/kv-db.js';
 import { KvDb } from '../../db/kv-db.js';
 import { readU64be, u64be } from '../../encoding/byte-writer.js';
@@ -40,6 +40,13 @@ export type RootStoreEvent =
   | { type: 'switched'; version: number }
   | { type: 'failed'; version: number; error: StoreMigrateError };
 
+export interface CommitTiming {
+  version: number;
+  durationMs: number;
+  /** The store the block went to. */
+  mode: 'v1' | 'v2';
+}
+
 /** What `status --json` and the `migration_status` RPC return. */
 export interface MigrationStatus {
   phase: MigrationPhase | 'not-started';
@@ -74,9 +81,13 @@ export class RootStore {
   readonly manager: MigrationManager;
   readonly #v2: KvDb;
   readonly #log: Logger;
-  readonly #events = new Subject<RootStoreEvent>();
+  // Late subscribers (an RPC client, a UI) still see how the migration got where it is.
+  readonly #events = new ReplaySubject<RootStoreEvent>(32);
   readonly events$: Observable<RootStoreEvent> = this.#events.asObservable();
   readonly #changesets = new Subject<VersionedChangeset>();
+  readonly #commits = new Subject<CommitTiming>();
+  /** One emission per commit, with its duration: for latency metrics. */
+  readonly commits$: Observable<CommitTiming> = this.#commits.asObservable();
   readonly #done = new Subject<void>();
   #mode: Mode = 'v1';
   #switchedAt: number | undefined;
@@ -197,6 +208,15 @@ export class RootStore {
     return (await manager.buffer.check(from, v1.latestVersion)) !== 'ok';
   }
 
+  /**
+   * Starts the background migration (open() does this unless `migrate: false`). Does
+   * nothing once a migration runs or the store has switched.
+   */
+  startMigration(): void {
+    if (this.#mode !== 'v1') return;
+    this.#startMigration();
+  }
+
   #startMigration(): void {
     const m = this.manager;
     const height = m.height > 0 ? m.height : this.v1.latestVersion;
@@ -209,6 +229,8 @@ export class RootStore {
         this.#events.next({ type: 'restored', version: v });
         this.#events.next({ type: 'syncing', version: v });
       }
+      // Caught up between blocks: switch at this boundary rather than wait for the next block.
+      if (v >= this.v1.latestVersion) this.#scheduleSwitchCheck();
     });
     this.#log.info({ height }, 'background migration started');
     this.#run = m.start(height, this.#changesets, this.#done).catch((err) => {
@@ -265,6 +287,26 @@ export class RootStore {
   /** Lets a postponed switch happen at the next commit boundary. */
   releaseSwitch(): void {
     this.#postponed = false;
+    this.#scheduleSwitchCheck();
+  }
+
+  /** Queues a switch check behind the commits in flight, so it lands on a block boundary. */
+  #scheduleSwitchCheck(): void {
+    const p = this.#commitChain.then(() => this.#maybeSwitch());
+    this.#commitChain = p.catch((err) => this.#log.error({ err }, 'switch failed'));
+  }
+
+  #canSwitch(): boolean {
+    return (
+      this.#mode === 'migrating' &&
+      !this.#postponed &&
+      this.manager.error === undefined &&
+      this.manager.getMigratedVersion() === this.v1.latestVersion
+    );
+  }
+
+  async #maybeSwitch(): Promise<void> {
+    if (this.#canSwitch()) await this.#switch(this.v1.latestVersion);
   }
 
   pause(): void {
@@ -306,20 +348,23 @@ export class RootStore {
 
   /** Commits the next block. Commits are serialised; each returns its CommitInfo. */
   commit(cs: Changeset): Promise<CommitInfo> {
-    const p = this.#commitChain.then(() => this.#commit(cs));
+    const p = this.#commitChain.then(async () => {
+      const t0 = performance.now();
+      const mode = this.#mode;
+      const ci = await this.#commit(cs);
+      this.#commits.next({
+        version: ci.version,
+        durationMs: performance.now() - t0,
+        mode: mode === 'v2' ? 'v2' : 'v1',
+      });
+      return ci;
+    });
     this.#commitChain = p.catch(() => {});
     return p;
   }
 
   async #commit(cs: Changeset): Promise<CommitInfo> {
-    if (
-      this.#mode === 'migrating' &&
-      !this.#postponed &&
-      this.manager.error === undefined &&
-      this.manager.getMigratedVersion() === this.v1.latestVersion
-    ) {
-      await this.#switch(this.v1.latestVersion);
-    }
+    await this.#maybeSwitch();
     if (this.#mode === 'v2') return this.#commitV2(cs);
     if (this.#mode !== 'migrating') return this.v1.commit(cs);
     // Write-ahead: the changeset is durable in the buffer before v1 commits it, so a crash
@@ -440,5 +485,6 @@ export class RootStore {
     if (this.#run) await this.#run;
     await this.manager.close();
     this.#events.complete();
+    this.#commits.complete();
   }
 }

@@ -46,7 +46,7 @@ describe('RootStore: background migration with app-hash continuity', () => {
       }
       expect(phases).toContain('restoring');
       expect(phases).toContain('switched');
-      expect(events.map((e) => e.type)).toEqual(['restored', 'syncing', 'switched']);
+      expect(events.map((e) => e.type)).toEqual(['started', 'restored', 'syncing', 'switched']);
       const switchedAt = rs.switchedAtVersion!;
       expect(switchedAt).toBeGreaterThan(50);
       expect(switchedAt).toBeLessThan(150);
