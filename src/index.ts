@@ -42,6 +42,7 @@ export type { ProofOp, ProofOps, QueryResult } from './v1/proof-ops.js';
 export { StateCommitment, type StateCommitmentOptions } from './v2/commitment/state-commitment.js';
 export { type NodeHome, openNodeHome } from './v2/root/node-home.js';
 export {
+  type CommitTiming,
   type MigrationStatus,
   RootStore,
   type RootStoreEvent,
