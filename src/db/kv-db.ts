@@ -220,11 +220,36 @@ export class WriteBatch {
     this.#written = true;
     if (this.#ops.length === 0) return;
     try {
-      await this.#db.batch(this.#ops, VIEW);
+      if (nativeBatch(this.#db)) {
+        // classic-level takes Uint8Array keys and values as they are; its public batch()
+        // re-validates and copies every operation, which costs more than the write itself.
+        await (this.#db as unknown as NativeBatchDb)._batch(this.#ops, {});
+      } else {
+        await this.#db.batch(this.#ops, VIEW);
+      }
     } catch (err) {
       throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database batch write failed');
     } finally {
       this.#ops = [];
     }
   }
+}
+
+interface NativeBatchDb {
+  _batch(ops: unknown[], options: object): Promise<void>;
+}
+
+/**
+ * True for an open classic-level database, whose private `_batch` writes our operations
+ * directly. Hooks or sublevels on the database would be bypassed, so only a plain,
+ * unhooked ClassicLevel qualifies; everything else goes through the public API.
+ */
+function nativeBatch(db: LevelDatabase): boolean {
+  const hooks = (db as unknown as { hooks?: { prewrite?: { noop?: boolean } } }).hooks;
+  return (
+    db.constructor.name === 'ClassicLevel' &&
+    db.status === 'open' &&
+    typeof (db as unknown as NativeBatchDb)._batch === 'function' &&
+    (hooks?.prewrite?.noop ?? true)
+  );
 }

@@ -283,6 +283,19 @@ export class MutableTree {
     if (n.ref !== undefined) this.#orphans.set(refKey(n.ref), n);
   }
 
+  /**
+   * A node this version may change: a new node is changed in place (it has one parent and no
+   * saved copy); a persisted one is orphaned and cloned, as in iavl.
+   */
+  #own(n: Node, v: number): Node {
+    if (n.ref === undefined) {
+      n.hash = undefined;
+      return n;
+    }
+    this.#orphan(n);
+    return n.clone(v);
+  }
+
   #set(node: Node, key: Uint8Array, value: Uint8Array, v: number): [Node, boolean] {
     if (node.height === 0) {
       const c = compareBytes(key, node.key);
@@ -301,14 +314,13 @@ export class MutableTree {
       linkRefs(inner);
       return [inner, false];
     }
-    this.#orphan(node);
-    const n = node.clone(v);
+    const n = this.#own(node, v);
     let updated: boolean;
-    if (compareBytes(key, node.key) < 0) {
-      [n.left, updated] = this.#set(this.ndb.left(node), key, value, v);
+    if (compareBytes(key, n.key) < 0) {
+      [n.left, updated] = this.#set(this.ndb.left(n), key, value, v);
       n.leftRef = undefined;
     } else {
-      [n.right, updated] = this.#set(this.ndb.right(node), key, value, v);
+      [n.right, updated] = this.#set(this.ndb.right(n), key, value, v);
       n.rightRef = undefined;
     }
     // An update changes no shape: heights, sizes and balance stay as they were.
@@ -334,7 +346,7 @@ export class MutableTree {
       // The left leaf went away: the right child takes this node's place, and this node's
       // key (the right subtree's smallest) moves up to the nearest ancestor entered from the right.
       if (r.node === null) return { node: this.ndb.right(node), newKey: node.key, value: r.value };
-      const n = node.clone(v);
+      const n = this.#own(node, v);
       n.left = r.node;
       n.leftRef = undefined;
       this.#calcHeightAndSize(n);
@@ -344,7 +356,7 @@ export class MutableTree {
     if (r === undefined) return undefined;
     this.#orphan(node);
     if (r.node === null) return { node: this.ndb.left(node), newKey: undefined, value: r.value };
-    const n = node.clone(v);
+    const n = this.#own(node, v);
     n.right = r.node;
     n.rightRef = undefined;
     if (r.newKey !== undefined) n.key = r.newKey;
@@ -384,13 +396,11 @@ export class MutableTree {
   }
 
   #rotateRight(node: Node, v: number): Node {
-    const l = this.ndb.left(node);
-    this.#orphan(node);
-    this.#orphan(l);
-    const n = node.clone(v);
-    const top = l.clone(v);
-    n.left = l.right;
-    n.leftRef = l.rightRef;
+    const n = this.#own(node, v);
+    const top = this.#own(this.ndb.left(n), v);
+    // top's right subtree becomes n's left; n becomes top's right.
+    n.left = top.right;
+    n.leftRef = top.rightRef;
     top.right = n;
     top.rightRef = undefined;
     this.#calcHeightAndSize(n);
@@ -399,13 +409,10 @@ export class MutableTree {
   }
 
   #rotateLeft(node: Node, v: number): Node {
-    const r = this.ndb.right(node);
-    this.#orphan(node);
-    this.#orphan(r);
-    const n = node.clone(v);
-    const top = r.clone(v);
-    n.right = r.left;
-    n.rightRef = r.leftRef;
+    const n = this.#own(node, v);
+    const top = this.#own(this.ndb.right(n), v);
+    n.right = top.left;
+    n.rightRef = top.leftRef;
     top.left = n;
     top.leftRef = undefined;
     this.#calcHeightAndSize(n);
