@@ -45,16 +45,10 @@ async function opened(db: LevelDatabase | KvDb, prefix?: Uint8Array): Promise<St
 /** Counts the data rows (key starting with 'd', no prefix) that the database is asked to put. */
 function countDataPuts(db: LevelDatabase): () => number {
   let n = 0;
-  const target = db as unknown as { batch: (ops: unknown, opts: unknown) => unknown };
-  const original = target.batch.bind(db);
-  target.batch = (ops: unknown, opts: unknown) => {
-    if (Array.isArray(ops)) {
-      for (const op of ops as Array<{ type: string; key: Uint8Array }>) {
-        if (op.type === 'put' && op.key[0] === 0x64) n++;
-      }
-    }
-    return original(ops, opts);
-  };
+  // A prewrite hook sees every operation of every batch, whichever write path is taken.
+  db.hooks.prewrite.add((op: { type: string; key: Uint8Array }) => {
+    if (op.type === 'put' && op.key[0] === 0x64) n++;
+  });
   return () => n;
 }
 

@@ -1,0 +1,516 @@
+import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { createMPT } from '@ethereumjs/mpt';
+import type { LevelDatabase } from '../src/db/kv-db.js';
+import { openDb } from '../src/db/open-db.js';
+import type { ExportNode } from '../src/iavl/immutable-tree.js';
+import { Importer } from '../src/iavl/importer.js';
+import { MutableTree, type SaveResult } from '../src/iavl/mutable-tree.js';
+import { DEFAULT_CACHE_BYTES } from '../src/iavl/node-db.js';
+import { formatTable, hex, int, mib, ms, perSec, type TableRow } from './lib/format.js';
+import { type DirSize, dirSize, makeTempDir, removeDir } from './lib/fs-util.js';
+import { type GitInfo, gitInfo } from './lib/git.js';
+import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
+import { MptLevelDb } from './lib/mpt-level-db.js';
+import { generateKeyValues } from './lib/prng.js';
+import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+
+export interface IavlBenchOptions {
+  /** Number of keys to insert. Default 100,000. */
+  keys?: number;
+  /** PRNG seed for keys and values. Default 1. */
+  seed?: number;
+  /** Machine-readable run: progress goes to stderr only (it always does). */
+  json?: boolean;
+  /** Sets per saveVersion (IAVL) and puts per checkpoint/commit (mpt). Default 1,000. */
+  blockSize?: number;
+  /** mpt's LRU node cache, in entries. Default 100,000 (about the IAVL default 64 MiB cache). */
+  mptCacheSize?: number;
+  /** IAVL node cache of every tree, in bytes. Default: the library's 64 MiB. */
+  iavlCacheBytes?: number;
+  /** Progress lines (to stderr). Default: a no-op. */
+  log?: (line: string) => void;
+}
+
+export const TARGETS = {
+  ratio: 20,
+  exportNodesPerSec: 150_000,
+  importNodesPerSec: 200_000,
+} as const;
+
+interface Phase {
+  elapsedMs: number;
+}
+
+export interface IavlBenchResult {
+  scenario: 'iavl';
+  date: string;
+  machine: {
+    node: string;
+    v8: string;
+    platform: string;
+    arch: string;
+    cpu: string;
+    cores: number;
+    /** 1-minute load average at the start and at the end: other work on the machine skews the figures. */
+    loadAvg1m: [number, number];
+  };
+  git: GitInfo;
+  params: {
+    keys: number;
+    seed: number;
+    blockSize: number;
+    keyBytes: [number, number];
+    valueBytes: [number, number];
+    totalKeyBytes: number;
+    totalValueBytes: number;
+    iavlLayout: 'legacy';
+    iavlCacheBytes: number;
+    iavlFastNodes: false;
+    mpt: {
+      package: string;
+      useKeyHashing: boolean;
+      valueEncoding: 'view';
+      useRootPersistence: boolean;
+      useNodePruning: boolean;
+      cacheSize: number;
+    };
+  };
+  phases: {
+    generate: Phase;
+    iavlSet: Phase & {
+      keysPerSec: number;
+      versions: number;
+      version: number;
+      rootHash: string;
+      /** Time spent in tree.set() and in saveVersion(), of elapsedMs. */
+      setMs: number;
+      saveMs: number;
+      db: DirSize;
+    };
+    mptPut: Phase & { putsPerSec: number; commits: number; root: string; db: DirSize };
+    exportCold: Phase & { nodes: number; nodesPerSec: number; openMs: number };
+    exportWarm: Phase & { nodes: number; nodesPerSec: number };
+    import: Phase & {
+      nodes: number;
+      nodesPerSec: number;
+      layout: 'node-key';
+      rootHash: string;
+      reloadedRootHash: string;
+      hashMatches: boolean;
+      db: DirSize;
+    };
+    /** Export streamed straight into an importer (another fresh node-key db), warm source cache. */
+    exportImportStream: Phase & { nodes: number; nodesPerSec: number; hashMatches: boolean };
+  };
+  summary: {
+    iavlKeysPerSec: number;
+    mptPutsPerSec: number;
+    ratio: number;
+    exportColdNodesPerSec: number;
+    exportWarmNodesPerSec: number;
+    importNodesPerSec: number;
+    nodeCount: number;
+  };
+  targets: Array<{ name: string; value: number; target: number; pass: boolean }>;
+  pass: boolean;
+  totalMs: number;
+  /**
+   * Phase start and end on the monotonic clock in microseconds (the clock of the sample
+   * timestamps in a `node --cpu-prof` profile), so a profile can be split by phase.
+   */
+  marks: Record<string, [number, number]>;
+  /** LevelDB calls per phase, counted at the abstract-level private API (_getSync, _get, _batch). */
+  io: Record<string, IoCounts>;
+}
+
+const KEY_BYTES: [number, number] = [16, 40];
+const VALUE_BYTES: [number, number] = [32, 200];
+
+/** Monotonic microseconds, the clock of V8's .cpuprofile sample timestamps. */
+function monoUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}
+
+/** Closes a database, then measures its directory (LevelDB has flushed its files by then). */
+async function closeAndMeasure(db: LevelDatabase, dir: string): Promise<DirSize> {
+  await db.close();
+  return dirSize(dir);
+}
+
+/**
+ * IAVL (this library) against @ethereumjs/mpt, both on LevelDB on disk, in one process:
+ * insert throughput, then export (cold and warm) and import of the IAVL tree.
+ */
+export async function runIavlBench(options: IavlBenchOptions = {}): Promise<IavlBenchResult> {
+  const keys = options.keys ?? 100_000;
+  const seed = options.seed ?? 1;
+  const blockSize = options.blockSize ?? 1_000;
+  const mptCacheSize = options.mptCacheSize ?? 100_000;
+  const cacheBytes = options.iavlCacheBytes ?? DEFAULT_CACHE_BYTES;
+  const log = options.log ?? (() => {});
+  if (!Number.isSafeInteger(keys) || keys < 1)
+    throw new Error(`--keys must be a positive integer, not ${keys}`);
+  if (!Number.isSafeInteger(blockSize) || blockSize < 1)
+    throw new Error(`block size ${blockSize} is invalid`);
+
+  const started = performance.now();
+  const loadStart = loadavg()[0];
+  const marks: Record<string, [number, number]> = {};
+  let markStart = 0;
+  const io = zeroCounts();
+  let ioStart = zeroCounts();
+  const ioPhases: Record<string, IoCounts> = {};
+  const cpu = cpus();
+  const dirs: string[] = [];
+  const open: LevelDatabase[] = [];
+  const tempDir = async (label: string): Promise<string> => {
+    const d = await makeTempDir(label);
+    dirs.push(d);
+    return d;
+  };
+  const openTracked = async (dir: string): Promise<LevelDatabase> => {
+    const db = countIo(await openDb(dir), io);
+    open.push(db);
+    return db;
+  };
+
+  try {
+    // --- data --------------------------------------------------------------------------
+    let t = performance.now();
+    const data = generateKeyValues(keys, seed, {
+      minKey: KEY_BYTES[0],
+      maxKey: KEY_BYTES[1],
+      minValue: VALUE_BYTES[0],
+      maxValue: VALUE_BYTES[1],
+    });
+    const generate = { elapsedMs: performance.now() - t };
+    log(`generated ${int(keys)} keys (seed ${seed}) in ${ms(generate.elapsedMs)}`);
+
+    // --- IAVL: set + saveVersion per block ---------------------------------------------
+    const iavlDir = await tempDir('iavl-legacy');
+    let db = await openTracked(iavlDir);
+    const tree = new MutableTree(db, { layout: 'legacy', cacheBytes });
+    await tree.loadVersion();
+    let setMs = 0;
+    let saveMs = 0;
+    let versions = 0;
+    let saved: SaveResult = { hash: new Uint8Array(0), version: 0 };
+    markStart = monoUs();
+    ioStart = { ...io };
+    t = performance.now();
+    for (let start = 0; start < keys; start += blockSize) {
+      const end = Math.min(keys, start + blockSize);
+      const t0 = performance.now();
+      for (let i = start; i < end; i++) tree.set(data.keys[i], data.values[i]);
+      const t1 = performance.now();
+      saved = await tree.saveVersion();
+      saveMs += performance.now() - t1;
+      setMs += t1 - t0;
+      versions++;
+    }
+    const iavlMs = performance.now() - t;
+    marks.iavlSet = [markStart, monoUs()];
+    ioPhases.iavlSet = diffCounts(io, ioStart);
+    const nodeCount = 2 * tree.getImmutable(saved.version).size - 1;
+    const iavlDb = await closeAndMeasure(db, iavlDir);
+    const iavlSet = {
+      elapsedMs: iavlMs,
+      keysPerSec: perSec(keys, iavlMs),
+      versions,
+      version: saved.version,
+      rootHash: hex(saved.hash),
+      setMs,
+      saveMs,
+      db: iavlDb,
+    };
+    log(`iavl: ${int(iavlSet.keysPerSec)} keys/s (${ms(iavlMs)}, ${versions} versions)`);
+
+    // --- mpt: put, checkpoint/commit per block ------------------------------------------
+    const mptDir = await tempDir('mpt');
+    const mptLevel = await openTracked(mptDir);
+    const mptOpts = {
+      useKeyHashing: false,
+      valueEncoding: 'view',
+      useRootPersistence: true,
+      useNodePruning: false,
+      cacheSize: mptCacheSize,
+    } as const;
+    const trie = await createMPT({ db: new MptLevelDb(mptLevel), ...mptOpts });
+    let commits = 0;
+    markStart = monoUs();
+    ioStart = { ...io };
+    t = performance.now();
+    for (let start = 0; start < keys; start += blockSize) {
+      const end = Math.min(keys, start + blockSize);
+      trie.checkpoint();
+      for (let i = start; i < end; i++) await trie.put(data.keys[i], data.values[i]);
+      await trie.commit();
+      commits++;
+    }
+    const mptMs = performance.now() - t;
+    marks.mptPut = [markStart, monoUs()];
+    ioPhases.mptPut = diffCounts(io, ioStart);
+    const mptRoot = hex(trie.root());
+    const mptDb = await closeAndMeasure(mptLevel, mptDir);
+    const mptPut = { elapsedMs: mptMs, putsPerSec: perSec(keys, mptMs), commits, root: mptRoot, db: mptDb };
+    log(`mpt: ${int(mptPut.putsPerSec)} puts/s (${ms(mptMs)}, ${commits} commits)`);
+
+    // --- export: cold (reopened db, new tree) then warm ---------------------------------
+    markStart = monoUs();
+    ioStart = { ...io };
+    t = performance.now();
+    db = await openTracked(iavlDir);
+    const source = new MutableTree(db, { layout: 'legacy', cacheBytes });
+    await source.loadVersion();
+    const openMs = performance.now() - t;
+    const snapshot = source.getImmutable(saved.version);
+    const exported: ExportNode[] = [];
+    t = performance.now();
+    for (const n of snapshot.export()) exported.push(n);
+    const coldMs = performance.now() - t;
+    marks.exportCold = [markStart, monoUs()];
+    ioPhases.exportCold = diffCounts(io, ioStart);
+    const exportCold = {
+      elapsedMs: coldMs,
+      nodes: exported.length,
+      nodesPerSec: perSec(exported.length, coldMs),
+      openMs,
+    };
+    log(`export cold: ${int(exportCold.nodesPerSec)} nodes/s (${int(exported.length)} nodes)`);
+    if (exported.length !== nodeCount) {
+      throw new Error(`export produced ${exported.length} nodes, the tree has ${nodeCount}`);
+    }
+
+    let warmCount = 0;
+    markStart = monoUs();
+    ioStart = { ...io };
+    t = performance.now();
+    for (const _ of snapshot.export()) warmCount++;
+    const warmMs = performance.now() - t;
+    marks.exportWarm = [markStart, monoUs()];
+    ioPhases.exportWarm = diffCounts(io, ioStart);
+    const exportWarm = { elapsedMs: warmMs, nodes: warmCount, nodesPerSec: perSec(warmCount, warmMs) };
+    log(`export warm: ${int(exportWarm.nodesPerSec)} nodes/s`);
+
+    // --- import: the exported nodes into a fresh node-key tree --------------------------
+    const importDir = await tempDir('import-node-key');
+    const importDb = await openTracked(importDir);
+    const target = new MutableTree(importDb, { layout: 'node-key', cacheBytes });
+    await target.loadVersion();
+    markStart = monoUs();
+    ioStart = { ...io };
+    t = performance.now();
+    const importer = new Importer(target, saved.version);
+    await importer.addAll(exported);
+    const imported = await importer.commit();
+    const importMs = performance.now() - t;
+    marks.import = [markStart, monoUs()];
+    ioPhases.import = diffCounts(io, ioStart);
+    const reloadedRoot = target.getImmutable(saved.version).hash;
+    const hashMatches = equal(imported.hash, saved.hash) && equal(reloadedRoot, saved.hash);
+    if (!hashMatches) {
+      throw new Error(
+        `import root hash mismatch: source ${hex(saved.hash)}, importer ${hex(imported.hash)}, ` +
+          `reloaded ${hex(reloadedRoot)}`,
+      );
+    }
+    const importPhase = {
+      elapsedMs: importMs,
+      nodes: importer.count,
+      nodesPerSec: perSec(importer.count, importMs),
+      layout: 'node-key' as const,
+      rootHash: hex(imported.hash),
+      reloadedRootHash: hex(reloadedRoot),
+      hashMatches,
+      db: await closeAndMeasure(importDb, importDir),
+    };
+    log(`import: ${int(importPhase.nodesPerSec)} nodes/s, root hash matches`);
+
+    // --- export streamed into import (end to end) ---------------------------------------
+    // Let the materialized export go, so the streamed run does not carry its 200k objects.
+    exported.length = 0;
+    const streamDir = await tempDir('stream-node-key');
+    const streamDb = await openTracked(streamDir);
+    const streamTarget = new MutableTree(streamDb, { layout: 'node-key', cacheBytes });
+    await streamTarget.loadVersion();
+    markStart = monoUs();
+    ioStart = { ...io };
+    t = performance.now();
+    const streamImporter = new Importer(streamTarget, saved.version);
+    await streamImporter.addAll(snapshot.export());
+    const streamed = await streamImporter.commit();
+    const streamMs = performance.now() - t;
+    marks.exportImportStream = [markStart, monoUs()];
+    ioPhases.exportImportStream = diffCounts(io, ioStart);
+    if (!equal(streamed.hash, saved.hash)) {
+      throw new Error(`streamed import root hash ${hex(streamed.hash)} is not ${hex(saved.hash)}`);
+    }
+    const exportImportStream = {
+      elapsedMs: streamMs,
+      nodes: streamImporter.count,
+      nodesPerSec: perSec(streamImporter.count, streamMs),
+      hashMatches: true,
+    };
+    await streamDb.close();
+    await db.close();
+    log(`export->import stream: ${int(exportImportStream.nodesPerSec)} nodes/s`);
+
+    const ratio = mptPut.putsPerSec > 0 ? iavlSet.keysPerSec / mptPut.putsPerSec : 0;
+    const targets = [
+      { name: 'iavl keys/s ÷ mpt puts/s', value: ratio, target: TARGETS.ratio },
+      { name: 'export nodes/s (cold)', value: exportCold.nodesPerSec, target: TARGETS.exportNodesPerSec },
+      { name: 'export nodes/s (warm)', value: exportWarm.nodesPerSec, target: TARGETS.exportNodesPerSec },
+      { name: 'import nodes/s', value: importPhase.nodesPerSec, target: TARGETS.importNodesPerSec },
+    ].map((x) => ({ ...x, pass: x.value >= x.target }));
+
+    return {
+      scenario: 'iavl',
+      date: new Date().toISOString(),
+      machine: {
+        node: process.version,
+        v8: process.versions.v8,
+        platform: process.platform,
+        arch: process.arch,
+        cpu: cpu[0]?.model ?? 'unknown',
+        cores: cpu.length,
+        loadAvg1m: [loadStart, loadavg()[0]],
+      },
+      git: gitInfo(),
+      params: {
+        keys,
+        seed,
+        blockSize,
+        keyBytes: KEY_BYTES,
+        valueBytes: VALUE_BYTES,
+        totalKeyBytes: data.keyBytes,
+        totalValueBytes: data.valueBytes,
+        iavlLayout: 'legacy',
+        iavlCacheBytes: cacheBytes,
+        iavlFastNodes: false,
+        mpt: { package: '@ethereumjs/mpt', ...mptOpts },
+      },
+      phases: {
+        generate,
+        iavlSet,
+        mptPut,
+        exportCold,
+        exportWarm,
+        import: importPhase,
+        exportImportStream,
+      },
+      summary: {
+        iavlKeysPerSec: iavlSet.keysPerSec,
+        mptPutsPerSec: mptPut.putsPerSec,
+        ratio,
+        exportColdNodesPerSec: exportCold.nodesPerSec,
+        exportWarmNodesPerSec: exportWarm.nodesPerSec,
+        importNodesPerSec: importPhase.nodesPerSec,
+        nodeCount,
+      },
+      targets,
+      pass: targets.every((x) => x.pass),
+      totalMs: performance.now() - started,
+      io: ioPhases,
+      marks,
+    };
+  } finally {
+    for (const db of open) {
+      if (db.status === 'open') await db.close().catch(() => {});
+    }
+    for (const d of dirs) await removeDir(d);
+  }
+}
+
+/** The human-readable table of a result. */
+export function iavlRows(r: IavlBenchResult): TableRow[] {
+  const p = r.phases;
+  const target = (name: string) => r.targets.find((x) => x.name === name)!;
+  const ratio = target('iavl keys/s ÷ mpt puts/s');
+  const cold = target('export nodes/s (cold)');
+  const warm = target('export nodes/s (warm)');
+  const imp = target('import nodes/s');
+  return [
+    { metric: 'keys', value: int(r.params.keys) },
+    {
+      metric: `iavl set+saveVersion (legacy, ${int(r.params.blockSize)}/version)`,
+      value: `${int(p.iavlSet.keysPerSec)} keys/s`,
+    },
+    { metric: '  of which set / saveVersion', value: `${ms(p.iavlSet.setMs)} / ${ms(p.iavlSet.saveMs)}` },
+    {
+      metric: `mpt put (checkpoint+commit per ${int(r.params.blockSize)})`,
+      value: `${int(p.mptPut.putsPerSec)} puts/s`,
+    },
+    {
+      metric: 'ratio iavl ÷ mpt',
+      value: `${ratio.value.toFixed(1)}x`,
+      target: `≥ ${ratio.target}x`,
+      pass: ratio.pass,
+    },
+    { metric: 'node count', value: int(r.summary.nodeCount) },
+    {
+      metric: 'export, cold cache',
+      value: `${int(cold.value)} nodes/s`,
+      target: `≥ ${int(cold.target)}`,
+      pass: cold.pass,
+    },
+    {
+      metric: 'export, warm cache',
+      value: `${int(warm.value)} nodes/s`,
+      target: `≥ ${int(warm.target)}`,
+      pass: warm.pass,
+    },
+    {
+      metric: 'import into node-key tree',
+      value: `${int(imp.value)} nodes/s`,
+      target: `≥ ${int(imp.target)}`,
+      pass: imp.pass,
+    },
+    { metric: '  root hash equals source', value: p.import.hashMatches ? 'yes' : 'NO' },
+    { metric: 'export -> import stream', value: `${int(p.exportImportStream.nodesPerSec)} nodes/s` },
+    {
+      metric: 'LevelDB reads: iavl set / export cold / warm',
+      value: `${int(r.io.iavlSet.getSync)} / ${int(r.io.exportCold.getSync)} / ${int(r.io.exportWarm.getSync)}`,
+    },
+    {
+      metric: 'batch ops written: iavl / mpt / import',
+      value: `${int(r.io.iavlSet.batchOps)} / ${int(r.io.mptPut.batchOps)} / ${int(r.io.import.batchOps)}`,
+    },
+    { metric: 'LevelDB reads: mpt', value: int(r.io.mptPut.get) },
+    { metric: 'iavl node cache', value: mib(r.params.iavlCacheBytes) },
+    { metric: 'db size iavl (legacy)', value: mib(p.iavlSet.db.diskBytes) },
+    { metric: 'db size mpt', value: mib(p.mptPut.db.diskBytes) },
+    { metric: 'db size import (node-key)', value: mib(p.import.db.diskBytes) },
+    { metric: 'elapsed iavl set / mpt put', value: `${ms(p.iavlSet.elapsedMs)} / ${ms(p.mptPut.elapsedMs)}` },
+    {
+      metric: 'elapsed export cold / warm / import',
+      value: `${ms(p.exportCold.elapsedMs)} / ${ms(p.exportWarm.elapsedMs)} / ${ms(p.import.elapsedMs)}`,
+    },
+    { metric: 'total', value: ms(r.totalMs) },
+  ];
+}
+
+export const iavlScenario: Scenario<IavlBenchResult> = {
+  name: 'iavl',
+  description: 'IAVL set/saveVersion vs @ethereumjs/mpt put, IAVL export (cold, warm) and import',
+  async run(opts): Promise<ScenarioOutput<IavlBenchResult>> {
+    const result = await runIavlBench({
+      keys: opts.keys,
+      seed: opts.seed,
+      json: opts.json,
+      log: opts.log,
+      iavlCacheBytes: opts.cacheMiB === undefined ? undefined : opts.cacheMiB * 1024 * 1024,
+    });
+    const header = [
+      `iavl benchmark, ${result.date.slice(0, 10)}`,
+      `node ${result.machine.node}, ${result.machine.cpu} (${result.machine.cores} cores)`,
+      `load average (1 min) ${result.machine.loadAvg1m.map((x) => x.toFixed(2)).join(' -> ')}`,
+      `commit ${result.git.commit.slice(0, 12)}${result.git.srcDirty === true ? ' with uncommitted src/ changes' : ''}`,
+    ].join('\n');
+    return { result, pass: result.pass, text: `${header}\n\n${formatTable(iavlRows(result))}` };
+  },
+};

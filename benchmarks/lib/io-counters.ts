@@ -1,0 +1,64 @@
+import type { LevelDatabase } from '../../src/db/kv-db.js';
+
+/** Calls into LevelDB, counted at the abstract-level API (one counter set per benchmark). */
+export interface IoCounts {
+  /** Synchronous point reads (the IAVL node db's reads). */
+  getSync: number;
+  /** Asynchronous point reads (mpt's reads). */
+  get: number;
+  /** Array batches written, and the operations in them. */
+  batches: number;
+  batchOps: number;
+  /** Bytes of keys plus values put through batches. */
+  batchBytes: number;
+}
+
+export function zeroCounts(): IoCounts {
+  return { getSync: 0, get: 0, batches: 0, batchOps: 0, batchBytes: 0 };
+}
+
+export function diffCounts(after: IoCounts, before: IoCounts): IoCounts {
+  return {
+    getSync: after.getSync - before.getSync,
+    get: after.get - before.get,
+    batches: after.batches - before.batches,
+    batchOps: after.batchOps - before.batchOps,
+    batchBytes: after.batchBytes - before.batchBytes,
+  };
+}
+
+type Op = { type: string; key: Uint8Array; value?: Uint8Array };
+
+/**
+ * Wraps one database instance's private `_getSync`, `_get` and `_batch` (the abstract-level
+ * methods that every public call, and any caller that goes straight to the private API, ends
+ * in) so that they count into `counts`. The wrappers only count and forward their arguments
+ * unchanged: a counter increment per call, next to microseconds of LevelDB work.
+ */
+export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
+  const target = db as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['_getSync', '_get', '_batch']) {
+    if (typeof target[name] !== 'function') {
+      throw new Error(`countIo: the database has no ${name}(); it is not an abstract-level database`);
+    }
+  }
+  const getSync = target._getSync.bind(db);
+  const get = target._get.bind(db);
+  const batch = target._batch.bind(db);
+  target._getSync = (...args) => {
+    counts.getSync++;
+    return getSync(...args);
+  };
+  target._get = (...args) => {
+    counts.get++;
+    return get(...args);
+  };
+  target._batch = (...args) => {
+    const ops = args[0] as Op[];
+    counts.batches++;
+    counts.batchOps += ops.length;
+    for (const op of ops) counts.batchBytes += op.key.length + (op.value?.length ?? 0);
+    return batch(...args);
+  };
+  return db;
+}

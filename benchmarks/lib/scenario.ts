@@ -1,0 +1,29 @@
+/** Options the runner parses once and hands to every scenario. */
+export interface ScenarioOptions {
+  /** Keys (or leaves) to generate; undefined: the scenario's default. `--keys`, alias `--leaves`. */
+  keys?: number;
+  /** Node cache in MiB where the scenario has one (`--cache-mib`); undefined: the library default. */
+  cacheMiB?: number;
+  /** PRNG seed; undefined: the scenario's default. */
+  seed?: number;
+  /** The runner prints one JSON document instead of a table. */
+  json: boolean;
+  /** Progress lines; the runner sends them to stderr. */
+  log: (line: string) => void;
+}
+
+export interface ScenarioOutput<R = unknown> {
+  /** Everything measured, as written to benchmarks/results/<date>-<name>.json. */
+  result: R;
+  /** Whether every target was met. */
+  pass: boolean;
+  /** The human-readable report (a table). */
+  text: string;
+}
+
+/** One benchmark scenario: one file under benchmarks/, registered in run.ts. */
+export interface Scenario<R = unknown> {
+  name: string;
+  description: string;
+  run(options: ScenarioOptions): Promise<ScenarioOutput<R>>;
+}

@@ -1,0 +1,113 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Scenario } from './lib/scenario.js';
+
+/**
+ * Benchmark runner: `npm run bench -- <scenario> [--keys N | --leaves N] [--seed N] [--cache-mib N] [--json] [--out FILE] [--no-save]`.
+ * Each scenario lives in its own file and is loaded only when asked for; add later ones
+ * (migrate, memory, commit-latency, sync) to this table.
+ */
+const SCENARIOS: Record<string, () => Promise<Scenario>> = {
+  iavl: async () => (await import('./iavl.js')).iavlScenario as Scenario,
+};
+
+const USAGE = `usage: npm run bench -- <scenario> [options]
+
+scenarios: ${Object.keys(SCENARIOS).join(', ')}
+
+options:
+  --keys N       keys (or leaves) to generate (default: the scenario's, 100000 for iavl)
+  --leaves N     alias of --keys
+  --seed N       PRNG seed (default 1)
+  --cache-mib N  IAVL node cache per tree in MiB (default: the library's, 64)
+  --json         print exactly one JSON document on stdout (progress still goes to stderr)
+  --out FILE     write the results to FILE instead (e.g. for a profiled run)
+  --no-save      do not write benchmarks/results/<date>-<scenario>.json
+  -h, --help     this text`;
+
+/** Where results go: benchmarks/results, whether this runs from dist-bench/ or dist/. */
+const RESULTS_DIR = fileURLToPath(new URL('../../benchmarks/results/', import.meta.url));
+
+function positiveInt(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${raw}`);
+  return n;
+}
+
+function nonNegativeInt(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`--${name} must be a non-negative integer, not ${raw}`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      keys: { type: 'string' },
+      leaves: { type: 'string' },
+      seed: { type: 'string' },
+      'cache-mib': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'no-save': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const name = positionals[0];
+  const load = SCENARIOS[name];
+  if (load === undefined) {
+    console.error(`unknown scenario ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.keys !== undefined && values.leaves !== undefined && values.keys !== values.leaves) {
+    throw new Error('--keys and --leaves are the same option; give one');
+  }
+  const keys = positiveInt(values.keys !== undefined ? 'keys' : 'leaves', values.keys ?? values.leaves);
+  const seed = nonNegativeInt('seed', values.seed);
+  const cacheMiB = positiveInt('cache-mib', values['cache-mib']);
+  const json = values.json;
+
+  const scenario = await load();
+  const out = await scenario.run({
+    keys,
+    seed,
+    cacheMiB,
+    json,
+    log: (line) => console.error(`[${name}] ${line}`),
+  });
+
+  if (!values['no-save']) {
+    const file = values.out ?? `${RESULTS_DIR}${new Date().toISOString().slice(0, 10)}-${name}.json`;
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, `${JSON.stringify(out.result, null, 2)}\n`);
+    console.error(`[${name}] results written to ${file}`);
+  }
+  if (json) console.log(JSON.stringify(out.result, null, 2));
+  else console.log(out.text);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  },
+);
