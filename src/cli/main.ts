@@ -2,9 +2,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { StoreMigrateError } from '../errors.js';
 import { runApply } from './apply.js';
 import { EXIT_USAGE, exitCodeFor, formatError, type GlobalOptions } from './cli-context.js';
+import { runDemo } from './demo.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
 import { runMigrate } from './migrate.js';
+import { runServe } from './serve.js';
 import { runStatus } from './status.js';
 import { runVerify } from './verify.js';
 
@@ -86,7 +88,9 @@ const commands: CommandSpec[] = [
       ['--block-keys <n>', 'changes per block'],
       ['--block-interval-ms <n>', 'time between blocks'],
       ['--rpc-port <port>', 'serve JSON-RPC during the run'],
+      ['--throttle <n>', 'at most N leaves per second for the migration (default: none)'],
     ],
+    run: runDemo,
   },
   {
     name: 'serve',
@@ -94,8 +98,10 @@ const commands: CommandSpec[] = [
     options: [
       ['--home <dir>', 'node home directory'],
       ['--host <host>', 'bind address (default 127.0.0.1)'],
-      ['--port <port>', 'port'],
+      ['--port <port>', 'port (default 8547; 0 picks a free one)'],
+      ['--throttle <n>', 'at most N leaves per second during the background restore'],
     ],
+    run: runServe,
   },
 ];
 

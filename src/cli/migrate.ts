@@ -2,16 +2,10 @@ import { toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { EXIT_OK, printResult } from './cli-context.js';
+import { displayLogger, MigrationProgressDisplay } from './migration-progress.js';
 import { openV2 } from './open-v2.js';
-import {
-  type CommandOptions,
-  commandLogger,
-  intOption,
-  openExistingV1,
-  requiredOption,
-  withDatabase,
-} from './options.js';
-import { formatCount, formatDuration, ProgressLine } from './progress-line.js';
+import { type CommandOptions, intOption, openExistingV1, requiredOption, withDatabase } from './options.js';
+import { formatCount, formatDuration } from './progress-line.js';
 
 /** `migrate --v1 DIR --v2 DIR [--version N] [--history K] [--throttle N]`: offline migration; resumes if interrupted. */
 export async function runMigrate(opts: CommandOptions): Promise<number> {
@@ -20,7 +14,13 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
   const version = intOption(opts, 'migrate', 'version', '--version');
   const history = intOption(opts, 'migrate', 'history', '--history');
   const throttle = intOption(opts, 'migrate', 'throttle', '--throttle');
-  const logger = commandLogger(opts);
+  // Bars on a terminal, plain lines elsewhere; --verbose logs print above the bars.
+  const progress = new MigrationProgressDisplay({
+    label: 'migrate',
+    enabled: opts.progress !== false,
+    sync: false,
+  });
+  const logger = displayLogger(opts.verbose, progress);
   const v1Db = await openExistingV1(v1Path);
   return withDatabase(v1Db, async () => {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
@@ -36,18 +36,7 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
           `${v2Path} holds a migration at version ${manager.height}; migrate that version, or use an empty --v2`,
         );
       }
-      const progress = new ProgressLine({
-        label: 'migrate',
-        unit: 'leaves',
-        enabled: opts.progress !== false,
-      });
-      const sub = manager.progress$.subscribe((p) =>
-        progress.update({
-          done: p.leavesDone,
-          total: p.leavesTotal,
-          note: p.store ? `store ${p.store}` : p.phase,
-        }),
-      );
+      progress.attach(manager);
       const stop = () => manager.pause();
       process.once('SIGTERM', stop);
       let result: Awaited<ReturnType<typeof manager.migrate>>;
@@ -79,7 +68,6 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
         }
       } finally {
         process.removeListener('SIGTERM', stop);
-        sub.unsubscribe();
         progress.stop();
         await manager.close();
       }

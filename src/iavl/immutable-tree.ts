@@ -54,8 +54,11 @@ export class ImmutableTree {
     return commitmentProof(this.ndb, this.root, key);
   }
 
-  /** The tree in post-order, for snapshots and imports. */
-  export(): Generator<ExportNode> {
-    return exportNodes(this.ndb, this.root);
+  /**
+   * The tree in post-order, for snapshots and imports. `verify: false` skips the per-node
+   * hash check (faster) for consumers that recompute hashes and compare the root.
+   */
+  export(options: { verify?: boolean } = {}): Generator<ExportNode> {
+    return exportNodes(this.ndb, this.root, options.verify ?? true);
   }
 }

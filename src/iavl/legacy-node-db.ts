@@ -26,9 +26,9 @@ function rootKey(version: number): Uint8Array {
 export class LegacyNodeDb extends NodeDb {
   readonly layout = 'legacy' as const;
 
-  protected loadNode(hash: Uint8Array): Node | undefined {
+  protected loadNode(hash: Uint8Array, verify: boolean): Node | undefined {
     const raw = this.kv.getSync(nodeKey(hash));
-    return raw === undefined ? undefined : decodeLegacyNode(hash, raw);
+    return raw === undefined ? undefined : decodeLegacyNode(hash, raw, verify);
   }
 
   getRoot(version: number): Node | null {

@@ -47,7 +47,7 @@ export function encodeLegacyNode(n: Node): Uint8Array {
  * Decodes a legacy node stored under `n` + hash and checks that its contents hash to that key,
  * so a corrupt or substituted node is never served.
  */
-export function decodeLegacyNode(hash: Uint8Array, buf: Uint8Array): Node {
+export function decodeLegacyNode(hash: Uint8Array, buf: Uint8Array, verify = true): Node {
   let node: Node;
   try {
     const r = new ByteReader(buf);
@@ -76,6 +76,11 @@ export function decodeLegacyNode(hash: Uint8Array, buf: Uint8Array): Node {
       throw err;
     }
     throw corrupt('cannot decode', hash, err);
+  }
+  if (!verify) {
+    node.hash = hash;
+    node.ref = hash;
+    return node;
   }
   const computed =
     node.height === 0

@@ -31,27 +31,52 @@ export abstract class NodeDb {
 
   /** Loads a persisted node by reference. Missing or corrupt nodes raise typed errors. */
   getNode(ref: Uint8Array): Node {
-    const ck = refKey(ref);
+    return this.#get(ref, refKey(ref));
+  }
+
+  #get(ref: Uint8Array, ck: string): Node {
     const cached = this.cache.get(ck);
     if (cached !== undefined) return cached;
-    const node = this.loadNode(ref);
-    if (node === undefined) {
-      throw new StoreMigrateError('ERR_MISSING_NODE', `node ${toHex(ref)} is missing from the database`, {
-        details: { node: toHex(ref) },
-      });
-    }
+    const node = this.loadNode(ref, true);
+    if (node === undefined) throw missing(ref);
     this.cache.set(ck, node);
     return node;
   }
 
-  protected abstract loadNode(ref: Uint8Array): Node | undefined;
+  /**
+   * A node for a one-pass walk (export): taken from the cache when there, otherwise read
+   * without checking its hash and without caching it. Safe where every hash is recomputed
+   * downstream and the root compared, as the importer and restore do.
+   */
+  peekNode(ref: Uint8Array): Node {
+    const cached = this.cache.get(refKey(ref));
+    if (cached !== undefined) return cached;
+    const node = this.loadNode(ref, false);
+    if (node === undefined) throw missing(ref);
+    return node;
+  }
+
+  /** Reads and decodes a node; `verify` checks its hash where the layout allows. */
+  protected abstract loadNode(ref: Uint8Array, verify: boolean): Node | undefined;
 
   left(n: Node): Node {
-    return n.left ?? this.getNode(n.leftRef!);
+    if (n.left !== undefined) return n.left;
+    const ref = n.leftRef!;
+    if (n.lkRef !== ref) {
+      n.lk = refKey(ref);
+      n.lkRef = ref;
+    }
+    return this.#get(ref, n.lk!);
   }
 
   right(n: Node): Node {
-    return n.right ?? this.getNode(n.rightRef!);
+    if (n.right !== undefined) return n.right;
+    const ref = n.rightRef!;
+    if (n.rkRef !== ref) {
+      n.rk = refKey(ref);
+      n.rkRef = ref;
+    }
+    return this.#get(ref, n.rk!);
   }
 
   /** The node's hash, computing it (and any new descendants') when it is not known yet. */
@@ -125,4 +150,10 @@ export function newNodesPostOrder(ndb: NodeDb, root: Node): Node[] {
   };
   visit(root);
   return out;
+}
+
+function missing(ref: Uint8Array): StoreMigrateError {
+  return new StoreMigrateError('ERR_MISSING_NODE', `node ${toHex(ref)} is missing from the database`, {
+    details: { node: toHex(ref) },
+  });
 }

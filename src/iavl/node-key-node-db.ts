@@ -36,10 +36,10 @@ function rootRef(version: number): Uint8Array {
 export class NodeKeyNodeDb extends NodeDb {
   readonly layout = 'node-key' as const;
 
-  protected loadNode(ref: Uint8Array): Node | undefined {
+  protected loadNode(ref: Uint8Array, verify: boolean): Node | undefined {
     if (ref.length === HASH_SIZE) {
       const raw = this.kv.getSync(concatBytes(new Uint8Array([N]), ref));
-      return raw === undefined ? undefined : decodeLegacyNode(ref, raw);
+      return raw === undefined ? undefined : decodeLegacyNode(ref, raw, verify);
     }
     let raw = this.kv.getSync(sKey(ref));
     let key = ref;

@@ -388,6 +388,8 @@ export class MigrationManager {
         this.#snapshots
           .createMigration(version, stream, {
             signal: this.#stop.signal,
+            // With StateCommitment the restored roots are compared with v1's below.
+            verifyNodes: sc === undefined,
             onStore: (name) => this.#tracker.update({ store: name }),
             // Progress only: throttling happens where leaves are written, so a resume
             // skips through restored parts at full speed.
@@ -448,6 +450,7 @@ export class MigrationManager {
       throw failures.find((e) => !isStreamClosed(e)) ?? failures[0];
     }
     const ci = scResult ?? (sc ? await sc.getCommitInfo(version) : undefined);
+    if (ci) await this.#checkAgainstV1(version, ci.appHash);
     await this.#setMigrated(version);
     this.#tracker.update({ phase: 'syncing', leavesDone: leavesTotal, store: undefined });
     const result: MigrateResult = {

@@ -20,6 +20,11 @@ export interface CreateMigrationOptions {
    * export waits for it, which is how throttling and pausing reach the bulk loop.
    */
   pace?: (leaves: number, bytes: number) => Promise<void> | void;
+  /**
+   * Check every node's hash as it is read (default true). A consumer that rebuilds the
+   * trees and compares the roots with v1's commit info may turn it off for speed.
+   */
+  verifyNodes?: boolean;
 }
 
 const PACE_EVERY = 64;
@@ -90,7 +95,7 @@ export class SnapshotsManager {
         const s = { name, leaves: 0, nodes: 0 };
         let paceLeaves = 0;
         let paceBytes = 0;
-        for (const n of tree.export()) {
+        for (const n of tree.export({ verify: options.verifyNodes ?? true })) {
           await stream.writeMsg({
             kind: 'iavl',
             key: n.key,
