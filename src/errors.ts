@@ -46,6 +46,7 @@ export const ErrorCodes = [
   'ERR_USAGE',
   'ERR_NOT_IMPLEMENTED',
   'ERR_INVALID_PARAMS',
+  'ERR_PORT_IN_USE',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

@@ -33,6 +33,8 @@ export {
 export { MigrationStream } from './migration/migration-stream.js';
 export type { MigrationPhase, MigrationProgress } from './migration/progress.js';
 export { type StoreVerification, type VerifyResult, verifyMigration } from './migration/verify.js';
+// rpc
+export { type RpcServer, type RpcServerOptions, startRpcServer } from './rpc/rpc-server.js';
 export { decodeSnapshotItem, encodeSnapshotItem, type SnapshotItem } from './snapshots/snapshot-item.js';
 export { SnapshotsManager } from './snapshots/snapshots-manager.js';
 // stores

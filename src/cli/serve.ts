@@ -36,10 +36,24 @@ export async function runServe(opts: CommandOptions): Promise<number> {
 
   // Before touching the home: a port that is taken must not leave a half-started migration behind.
   await assertPortFree(host, port);
+  const signals = catchSignals(logger);
+  try {
+    return await serveUntilSignal(opts, { home, host, port, throttle, logger }, signals.signal);
+  } finally {
+    signals.release();
+  }
+}
+
+async function serveUntilSignal(
+  opts: CommandOptions,
+  o: { home: string; host: string; port: number; throttle: number | undefined; logger: Logger },
+  stop: Promise<NodeJS.Signals>,
+): Promise<number> {
+  const { home, logger } = o;
   const nodeHome = await openNodeHome(home);
   let store: RootStore;
   try {
-    store = await RootStore.open(nodeHome.v1, nodeHome.v2, { logger, throttle });
+    store = await RootStore.open(nodeHome.v1, nodeHome.v2, { logger, throttle: o.throttle });
   } catch (err) {
     await nodeHome.close();
     throw err;
@@ -47,8 +61,8 @@ export async function runServe(opts: CommandOptions): Promise<number> {
   let server: RpcServer;
   try {
     server = await startRpcServer(store, {
-      host,
-      port,
+      host: o.host,
+      port: o.port,
       logger,
       processMetrics: true,
       logRequests: opts.verbose === true,
@@ -63,7 +77,7 @@ export async function runServe(opts: CommandOptions): Promise<number> {
   if (!opts.json) process.stdout.write(`listening on ${server.url}\n`);
   logger.info({ home, url: server.url, ...phaseOf(store) }, 'serving');
 
-  const { signal, release } = await waitForSignal(logger);
+  const signal = await stop;
   logger.info({ signal }, 'shutting down');
   stopLogging();
   const final = statusDocument(store);
@@ -72,7 +86,6 @@ export async function runServe(opts: CommandOptions): Promise<number> {
     await store.close();
   } finally {
     await nodeHome.close();
-    release();
   }
   logger.info('stopped');
   const summary = {
@@ -107,7 +120,7 @@ async function assertPortFree(host: string, port: number): Promise<void> {
     const probe = createServer();
     probe.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE')
-        reject(new StoreMigrateError('ERR_USAGE', `port ${port} on ${host} is in use`));
+        reject(new StoreMigrateError('ERR_PORT_IN_USE', `port ${port} on ${host} is in use`));
       // Anything else (no permission, not an address of this host): the real listen reports it.
       else resolve();
     });
@@ -144,23 +157,32 @@ function logProgress(store: RootStore, logger: Logger, enabled: boolean): () => 
 }
 
 /**
- * Resolves on the first SIGINT or SIGTERM. Until `release()`, a second one (an operator whose
- * shutdown seems stuck) exits at once.
+ * Listens for SIGINT and SIGTERM from the start, so a signal during startup still ends in a
+ * clean close. `signal` resolves on the first one; after it, until `release()`, a second one
+ * (an operator whose shutdown seems stuck) exits at once.
  */
-function waitForSignal(logger: Logger): Promise<{ signal: NodeJS.Signals; release: () => void }> {
+function catchSignals(logger: Logger): { signal: Promise<NodeJS.Signals>; release: () => void } {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  return new Promise((resolve) => {
-    const again = (s: NodeJS.Signals) => {
-      logger.warn({ signal: s }, 'second signal while shutting down: exiting now');
-      process.exit(1);
-    };
-    const first = (signal: NodeJS.Signals) => {
+  const again = (s: NodeJS.Signals) => {
+    logger.warn({ signal: s }, 'second signal while shutting down: exiting now');
+    process.exit(1);
+  };
+  let first: (s: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    first = (received) => {
       for (const s of signals) {
         process.removeListener(s, first);
         process.on(s, again);
       }
-      resolve({ signal, release: () => signals.forEach((s) => process.removeListener(s, again)) });
+      resolve(received);
     };
-    for (const s of signals) process.on(s, first);
   });
+  for (const s of signals) process.on(s, first);
+  const release = () => {
+    for (const s of signals) {
+      process.removeListener(s, first);
+      process.removeListener(s, again);
+    }
+  };
+  return { signal, release };
 }

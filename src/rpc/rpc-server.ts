@@ -136,10 +136,7 @@ export async function startRpcServer(store: RootStore, options: RpcServerOptions
   };
 }
 
-/**
- * A bind failure in the operator's terms. The address is theirs to change, so it is a usage
- * error (ERR_USAGE; the CLI exits 2).
- */
+/** A bind failure in the operator's terms: ERR_PORT_IN_USE (the CLI exits 1). */
 function listenError(err: unknown, host: string, port: number): StoreMigrateError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const where = `port ${port} on ${host}`;
@@ -151,5 +148,8 @@ function listenError(err: unknown, host: string, port: number): StoreMigrateErro
         : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
           ? `cannot listen on ${where}: ${host} is not an address of this machine`
           : `cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`;
-  return new StoreMigrateError('ERR_USAGE', message, { cause: err, details: { host, port, errno: code } });
+  return new StoreMigrateError('ERR_PORT_IN_USE', message, {
+    cause: err,
+    details: { host, port, errno: code },
+  });
 }

@@ -322,7 +322,7 @@ export class RootStore {
     const p = m.progress;
     let phase: MigrationStatus['phase'] =
       this.#mode === 'v2' ? 'switched' : this.#mode === 'failed' ? 'failed' : p.phase;
-    if (phase === 'idle' && this.#run === undefined) phase = 'not-started';
+    if (phase === 'idle') phase = this.#run === undefined ? 'not-started' : 'restoring';
     if (
       this.#mode === 'migrating' &&
       phase === 'syncing' &&

@@ -1,0 +1,177 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDb } from '../../src/db/open-db.js';
+import { CLI_BIN, runCli } from '../helpers/run-cli.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+import { buildV1 } from '../helpers/v1-builder.js';
+
+const tempDir = useTempDirs();
+
+/** A node home holding a small v1 history, nothing migrated yet. */
+async function makeHome(): Promise<string> {
+  const home = join(tempDir('serve'), 'home');
+  const db = await openDb(join(home, 'application.db'));
+  await buildV1(db, { stores: ['acc', 'bank'], keysPerStore: 500, versions: 4 });
+  await db.close();
+  return home;
+}
+
+interface Serving {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/** Starts `serve` and resolves once it reports its URL (on stdout, or in its stderr log with --json). */
+function serve(args: string[]): Promise<Serving> {
+  const child = spawn(process.execPath, [CLI_BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL after 10 s\n${out}\n${err}`)), 10_000);
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out) ?? /"url":"(http:\/\/[^"]+)"/.exec(err);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({ child, url: m[1], stdout: () => out, stderr: () => err, exit });
+    };
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      check();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      check();
+    });
+    exit.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before serving\n${out}\n${err}`));
+    });
+  });
+}
+
+async function rpc(url: string, method: string, params?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result: Record<string, unknown> };
+  return body.result;
+}
+
+async function waitForSwitch(url: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await rpc(url, 'migration_status');
+    if (s.phase === 'switched' || Date.now() > deadline) return s;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const STACK = /\n\s+at /;
+
+describe('serve', () => {
+  it('migrates a home in the background, serves RPC meanwhile, and stops cleanly on SIGTERM', async () => {
+    const home = await makeHome();
+    const s = await serve(['--home', home, '--port', '0']);
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const status = await waitForSwitch(s.url);
+    expect(status).toMatchObject({ phase: 'switched', latestVersion: 4, switchedAtVersion: 4 });
+    expect(await (await fetch(`${s.url}/health`)).json()).toEqual({
+      ok: true,
+      phase: 'switched',
+      latestVersion: 4,
+    });
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(/^store_migrate_phase\{phase="switched"\} 1$/m);
+    expect(metrics).toMatch(/^process_cpu_user_seconds_total /m);
+
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    const lines = s.stdout().trim().split('\n');
+    expect(lines).toEqual([
+      `listening on ${s.url}`,
+      'stopped on SIGTERM: phase switched, latest version 4, switched after 4',
+    ]);
+    // stderr is pino JSON lines, and no stack traces.
+    for (const line of s.stderr().trim().split('\n')) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(s.stderr()).toMatch(/"msg":"stopped"/);
+
+    // The home is closed and switched: status reads it.
+    const st = runCli(['status', '--home', home, '--json']);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({
+      phase: 'switched',
+      latestVersion: 4,
+      switchedAtVersion: 4,
+    });
+  });
+
+  it('with --json prints one JSON summary on stdout at the end (SIGINT)', async () => {
+    const home = await makeHome();
+    const s = await serve(['--home', home, '--port', '0', '--json', '--no-progress']);
+    await waitForSwitch(s.url);
+    s.child.kill('SIGINT');
+    expect(await s.exit).toBe(0);
+    expect(JSON.parse(s.stdout())).toMatchObject({
+      home,
+      url: s.url,
+      signal: 'SIGINT',
+      phase: 'switched',
+      latestVersion: 4,
+      switchedAtVersion: 4,
+    });
+  });
+
+  it('a port in use: one clear error line, exit 2, and the home left untouched', async () => {
+    const home = await makeHome();
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = runCli(['serve', '--home', home, '--port', String(port)], { timeoutMs: 20_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`ERR_PORT_IN_USE: port ${port} on 127.0.0.1 is in use`);
+      expect(r.stdout).toBe('');
+      expect(existsSync(join(home, 'v2'))).toBe(false);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('a missing home is ERR_NOT_FOUND (exit 1); bad options are usage errors (exit 2)', () => {
+    const dir = tempDir('serve-missing');
+    const missing = runCli(['serve', '--home', join(dir, 'nope'), '--port', '0']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^ERR_NOT_FOUND: no node home at .*nope/);
+    expect(missing.stderr).not.toMatch(STACK);
+    // A directory that is not a home.
+    const notHome = runCli(['serve', '--home', dir, '--port', '0']);
+    expect(notHome.code).toBe(1);
+    expect(notHome.stderr).toMatch(/^ERR_NOT_FOUND: .* has no application\.db/);
+    for (const args of [
+      [],
+      ['--home', dir, '--port', 'abc'],
+      ['--home', dir, '--port', '70000'],
+      ['--home', dir, '--port', '-1'],
+    ]) {
+      const r = runCli(['serve', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^ERR_USAGE: /);
+      expect(r.stderr).not.toMatch(STACK);
+    }
+  });
+});
