@@ -81,7 +81,8 @@ export function formatSummary(s: DemoSummary): string {
     `  migration: ${formatCount(m.leaves)} leaves restored in ${formatDuration(m.restoreMs / 1000)} ` +
       `(${formatCount(m.leavesPerSec)} leaves/s), ${m.syncedVersions} versions replayed, ` +
       `switched ${formatDuration(m.durationMs / 1000)} after the start${m.throttle ? ` (throttle ${formatCount(m.throttle)}/s)` : ''}`,
-    `  blocks: ${s.blocks.changesPerBlock} changes every ${s.blocks.intervalMs} ms; ` +
+    `  blocks: ${s.blocks.changesPerBlock} changes every ${s.blocks.intervalMs} ms ` +
+      `(as committed: p50 ${s.blocks.actualIntervalMs.p50} ms, max ${s.blocks.actualIntervalMs.max} ms); ` +
       `${s.blocks.before} before, ${s.blocks.during} during, ${s.blocks.after} after the migration`,
     '  data:',
     `    store v1 (node)     ${s.paths.v1}`,

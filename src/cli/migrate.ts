@@ -68,7 +68,7 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
         }
       } finally {
         process.removeListener('SIGTERM', stop);
-        progress.stop();
+        progress.stop(manager.progress);
         await manager.close();
       }
       const json = {

@@ -30,7 +30,15 @@ export interface MigrationProgressOptions {
 export interface MigrationProgressSource {
   progress$: Observable<MigrationProgress>;
   events$?: Observable<RootStoreEvent>;
+  /** A RootStore's latest committed version: what the sync is catching up with. */
+  readonly latestVersion?: number;
 }
+
+const ERASE_LINE = '\x1b[2K';
+const ERASE_RIGHT = '\x1b[K';
+
+/** Sync rate window, as the tracker's. */
+const SYNC_WINDOW_MS = 5000;
 
 interface BarPayload {
   phase: string;
@@ -65,6 +73,8 @@ export class MigrationProgressDisplay {
   #restoreLine: ProgressLine | undefined;
   #syncLine: ProgressLine | undefined;
   #syncBase: number | undefined;
+  #syncSamples: Array<[ms: number, version: number]> = [];
+  #source: MigrationProgressSource | undefined;
   #statusPrinted = Number.NEGATIVE_INFINITY;
   #stopped = false;
 
@@ -85,6 +95,7 @@ export class MigrationProgressDisplay {
 
   /** Follows a manager's or a store's progress (and events) until stop(). */
   attach(source: MigrationProgressSource): this {
+    this.#source = source;
     this.#subs.push(source.progress$.subscribe((p) => this.update(p)));
     if (source.events$) this.#subs.push(source.events$.subscribe((e) => this.event(e)));
     return this;
@@ -125,14 +136,26 @@ export class MigrationProgressDisplay {
 
   /** Prints a message line without mangling the bars (also when progress is off). */
   log(message: string): void {
-    const line = message.endsWith('\n') ? message : `${message}\n`;
-    if (this.#multibar && !this.#stopped) this.#multibar.log(line);
-    else this.#stream.write(line);
+    const text = message.endsWith('\n') ? message.slice(0, -1) : message;
+    // Over the bars, each line is printed where a bar was: erase what is left of it.
+    if (this.#multibar && !this.#stopped) this.#multibar.log(`${ERASE_LINE}${text}${ERASE_RIGHT}\n`);
+    else this.#stream.write(`${text}\n`);
   }
 
-  /** Draws the bars a last time and leaves them on screen; call it before printing the result. */
-  stop(): void {
+  /**
+   * Draws the bars a last time and leaves them on screen; call it before printing the result.
+   * `last`: the final progress (progress$ is throttled, so its last snapshot may not have come yet).
+   */
+  stop(last?: MigrationProgress): void {
     if (this.#stopped) return;
+    // The last snapshot completes the restore; it does not open a sync bar at the very end.
+    if (last !== undefined && last.phase === 'restoring') this.update(last);
+    else if (
+      last !== undefined &&
+      this.#enabled &&
+      (last.phase === 'syncing' || last.phase === 'waiting-switch')
+    )
+      this.#finishRestore();
     this.#stopped = true;
     for (const s of this.#subs.splice(0)) s.unsubscribe();
     this.#restoreLine?.stop();
@@ -178,9 +201,23 @@ export class MigrationProgressDisplay {
 
   #syncing(p: MigrationProgress): void {
     this.#syncBase ??= Math.min(p.migratedVersion, p.targetVersion);
-    const target = Math.max(p.targetVersion, p.migratedVersion);
+    // A store knows its latest version; the tracker's target only moves as versions sync.
+    const target = Math.max(p.targetVersion, p.migratedVersion, this.#source?.latestVersion ?? 0);
+    // Versions per second, measured here: right after the restore the tracker still reports leaves/s.
+    const now = Date.now();
+    const samples = this.#syncSamples;
+    samples.push([now, p.migratedVersion]);
+    while (samples.length > 2 && now - samples[0][0] > SYNC_WINDOW_MS) samples.shift();
+    const span = now - samples[0][0];
+    const rate = span >= 500 ? ((p.migratedVersion - samples[0][1]) * 1000) / span : undefined;
+    const left = target - p.migratedVersion;
+    const eta = left === 0 ? 0 : rate !== undefined && rate > 0 ? left / rate : undefined;
     if (this.#tty) {
-      const payload = { phase: pad('sync versions'), rate: formatRate(p.rate), eta: formatEta(p.etaSeconds) };
+      const payload = {
+        phase: pad('sync versions'),
+        rate: rate === undefined ? '-' : formatRate(rate),
+        eta: formatEta(eta),
+      };
       if (this.#syncBar === undefined) {
         // Progress counts from the version the sync started at; the numbers are heights.
         this.#syncBar = this.#bar(target, this.#syncBase, payload, { progressCalculationRelative: true });
@@ -212,6 +249,8 @@ export class MigrationProgressDisplay {
       formatValue: (v, _o, type) =>
         type === 'value' || type === 'total' ? formatCount(Number(v)) : String(v),
       barsize: 30,
+      // A bar that did not change is drawn again too: log lines printed above may have covered it.
+      forceRedraw: true,
       // No SIGINT/SIGTERM handlers (they would stop Ctrl-C from ending the process), so the
       // cursor stays visible rather than risk leaving it hidden.
       hideCursor: false,

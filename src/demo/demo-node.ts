@@ -1,9 +1,7 @@
 import { cpSync } from 'node:fs';
 import type { Subscription } from 'rxjs';
-import type { LevelDatabase } from '../db/kv-db.js';
 import { openDb } from '../db/open-db.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
-import type { Changeset } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
@@ -16,7 +14,8 @@ import { type NodeHome, openNodeHome } from '../v2/root/node-home.js';
 import { RootStore } from '../v2/root/root-store.js';
 import { BlockMaker } from './block-maker.js';
 import { type DemoPaths, prepareDemoHome } from './demo-home.js';
-import { type LatencySummary, summarizeLatencies } from './latency-stats.js';
+import { type LatencySummary, percentile, summarizeLatencies } from './latency-stats.js';
+import { ReferenceNode } from './reference-node.js';
 
 export interface DemoOptions {
   /** The node home; wiped first when an earlier demo made it. Default `./.store-migrate-demo`. */
@@ -31,7 +30,10 @@ export interface DemoOptions {
   blocksBefore?: number;
   /** Blocks committed on v2 after the switch. Default 20. */
   blocks?: number;
-  /** Changes per block. Default 500. */
+  /**
+   * Changes per block. Default 100: with 500 every 200 ms the node's commits and the sync's
+   * replay together need more than one core here, so the migration would never catch up.
+   */
   blockKeys?: number;
   /** Time from one block's start to the next one's. Default 200 ms. */
   blockIntervalMs?: number;
@@ -43,6 +45,15 @@ export interface DemoOptions {
   rpcPort?: number;
   /** RPC bind address. Default 127.0.0.1. */
   rpcHost?: string;
+  /**
+   * Blocks come at most every `headroom` times a commit's cost (median of recent commits), when
+   * that is more than `blockIntervalMs`: room for the migration on a slow machine. Default 4; 0: off.
+   */
+  headroom?: number;
+  /** Give up when the migration has not switched after this long. Default 10 minutes. */
+  migrationTimeoutMs?: number;
+  /** Run the reference v1 in a worker thread. Default: when the compiled worker exists. */
+  referenceWorker?: boolean;
   logger?: Logger;
 }
 
@@ -55,7 +66,9 @@ type Defaulted =
   | 'blocks'
   | 'blockKeys'
   | 'blockIntervalMs'
-  | 'seed';
+  | 'seed'
+  | 'headroom'
+  | 'migrationTimeoutMs';
 type ResolvedOptions = Required<Pick<DemoOptions, Defaulted>> & Omit<DemoOptions, Defaulted>;
 
 export const DEMO_DEFAULTS: Readonly<Required<Pick<DemoOptions, Defaulted>>> = {
@@ -65,9 +78,11 @@ export const DEMO_DEFAULTS: Readonly<Required<Pick<DemoOptions, Defaulted>>> = {
   versions: 10,
   blocksBefore: 10,
   blocks: 20,
-  blockKeys: 500,
+  blockKeys: 100,
   blockIntervalMs: 200,
   seed: 1,
+  headroom: 4,
+  migrationTimeoutMs: 10 * 60_000,
 };
 
 /** When a block was committed, relative to the migration. */
@@ -94,6 +109,8 @@ export interface DemoHooks {
   /** The node's store, once open and before the migration starts: watch progress$ and events$ here. */
   onRootStore?: (store: RootStore) => void;
   onBlock?: (block: DemoBlock) => void;
+  /** The RPC server's address, once it listens (with `rpcPort`). */
+  onRpc?: (url: string) => void;
 }
 
 export interface DemoMismatch {
@@ -128,44 +145,25 @@ export interface DemoSummary {
     syncedVersions: number;
     throttle: number | null;
   };
-  blocks: { before: number; during: number; after: number; changesPerBlock: number; intervalMs: number };
+  blocks: {
+    before: number;
+    during: number;
+    after: number;
+    changesPerBlock: number;
+    /** The requested interval. */
+    intervalMs: number;
+    /** Start to start, as committed (longer when commits are slow; see `headroom`). */
+    actualIntervalMs: { p50: number; max: number };
+  };
   state: { stores: string[]; keys: number; versions: number; liveKeysAtEnd: number; generateMs: number };
   paths: DemoPaths;
   rpc: { url: string } | null;
   durationMs: number;
 }
 
-/** What `src/rpc/rpc-server.ts` exports; loaded only when the demo serves RPC. */
-interface RpcServer {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-type StartRpcServer = (
-  store: RootStore,
-  options: { host?: string; port: number; logger?: Logger },
-) => Promise<RpcServer>;
-
-// A variable specifier: the demo builds whether or not the RPC server is there.
-const RPC_MODULE = '../rpc/rpc-server.js';
-
-async function loadRpcServer(): Promise<StartRpcServer> {
-  let mod: { startRpcServer?: StartRpcServer };
-  try {
-    mod = await import(RPC_MODULE);
-  } catch (err) {
-    throw new StoreMigrateError(
-      'ERR_NOT_IMPLEMENTED',
-      'serving RPC needs the RPC server, which is not built',
-      {
-        cause: err,
-      },
-    );
-  }
-  if (typeof mod.startRpcServer !== 'function') {
-    throw new StoreMigrateError('ERR_NOT_IMPLEMENTED', 'the RPC module has no startRpcServer');
-  }
-  return mod.startRpcServer;
+/** Loaded only when the demo serves RPC: the HTTP server stays out of a plain run's start-up. */
+async function loadRpcServer(): Promise<typeof import('../rpc/rpc-server.js').startRpcServer> {
+  return (await import('../rpc/rpc-server.js')).startRpcServer;
 }
 
 function resolveOptions(options: DemoOptions): ResolvedOptions {
@@ -176,7 +174,7 @@ function resolveOptions(options: DemoOptions): ResolvedOptions {
       throw new StoreMigrateError('ERR_INVALID_PARAMS', `${name} must be a positive integer, not ${o[name]}`);
     }
   }
-  for (const name of ['blocksBefore', 'blocks', 'blockIntervalMs'] as const) {
+  for (const name of ['blocksBefore', 'blocks', 'blockIntervalMs', 'headroom'] as const) {
     if (!Number.isSafeInteger(o[name]) || o[name] < 0) {
       throw new StoreMigrateError(
         'ERR_INVALID_PARAMS',
@@ -185,6 +183,11 @@ function resolveOptions(options: DemoOptions): ResolvedOptions {
     }
   }
   return o;
+}
+
+function roundedPercentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(percentile(sorted, p));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -219,7 +222,11 @@ async function generate(
     const live = new Map<string, Uint8Array[]>();
     for (const store of ms.storeNames()) {
       const keys: Uint8Array[] = [];
-      for (const [key] of ms.tree(store).getImmutable(ms.latestVersion).iterate()) keys.push(key);
+      // Own copies: a node's key may be a view into a bigger buffer, which a message to the
+      // reference worker would copy whole.
+      for (const [key] of ms.tree(store).getImmutable(ms.latestVersion).iterate()) {
+        keys.push(new Uint8Array(key));
+      }
       live.set(store, keys);
     }
     return live;
@@ -254,14 +261,14 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   log(`generated in ${fmtSec(generateMs)}; reference copy at ${paths.reference}`);
 
   let node: NodeHome | undefined;
-  let refDb: LevelDatabase | undefined;
+  let reference: ReferenceNode | undefined;
   let rs: RootStore | undefined;
-  let rpc: RpcServer | undefined;
+  let rpc: { url: string; close(): Promise<void> } | undefined;
   const subs: Subscription[] = [];
   try {
     node = await openNodeHome(paths.home);
-    refDb = await openDb(paths.reference, { createIfMissing: false });
-    const reference = await MultiStoreV1.open(refDb);
+    const ref = await ReferenceNode.open(paths.reference, { worker: o.referenceWorker });
+    reference = ref;
     const store = await RootStore.open(node.v1, node.v2, { migrate: false, throttle: o.throttle, logger });
     rs = store;
     hooks.onRootStore?.(store);
@@ -269,6 +276,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       const startRpcServer = await loadRpcServer();
       rpc = await startRpcServer(store, { host: o.rpcHost, port: o.rpcPort, logger });
       log(`JSON-RPC at ${rpc.url} (try migration_status)`);
+      hooks.onRpc?.(rpc.url);
     }
 
     // The migration's milestones, timed as they happen.
@@ -302,18 +310,36 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     const mismatches: DemoMismatch[] = [];
     const maker = new BlockMaker(live, o.seed + 1);
     let migrating = false;
+    // The reference commits each block in its own thread; its answer is awaited at the end.
+    const checks: Array<Promise<void>> = [];
+    // Block time: the requested interval, or `headroom` times what a commit costs here if that
+    // is more (a real chain's block time is many times its commit time), so the node has time
+    // left to migrate on a slow or loaded machine. The cost is the median of recent commits,
+    // leaving out those during the restore, which wait for it rather than cost more.
+    let interval = o.blockIntervalMs;
+    const recent: number[] = [];
+    const pace = (stage: DemoStage, latencyMs: number) => {
+      if (o.headroom <= 0 || (stage === 'during' && restoredAt === undefined)) return;
+      recent.push(latencyMs);
+      if (recent.length > 5) recent.shift();
+      const median = [...recent].sort((a, b) => a - b)[Math.floor(recent.length / 2)];
+      interval = Math.max(o.blockIntervalMs, Math.ceil(o.headroom * median));
+    };
+    const gaps: number[] = [];
     let lastStart = Number.NEGATIVE_INFINITY;
     const commitBlock = async (): Promise<void> => {
-      const wait = lastStart + o.blockIntervalMs - performance.now();
+      const wait = lastStart + interval - performance.now();
       if (wait > 0) await sleep(wait);
-      lastStart = performance.now();
+      const start = performance.now();
+      if (Number.isFinite(lastStart)) gaps.push(start - lastStart);
+      lastStart = start;
       const { changeset } = maker.next(o.blockKeys);
       const ci = await store.commit(changeset);
       const latencyMs = performance.now() - lastStart;
-      const ok = await checkAgainst(reference, changeset, ci.version, ci.appHash, mismatches);
       const switched = store.switchedAtVersion;
       const stage: DemoStage =
         switched !== undefined && ci.version > switched ? 'after' : migrating ? 'during' : 'before';
+      pace(stage, latencyMs);
       const block: DemoBlock = {
         version: ci.version,
         stage,
@@ -321,13 +347,30 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
         latencyMs,
         changes: o.blockKeys,
         appHash: toHex(ci.appHash),
-        appHashOk: ok,
+        appHashOk: true,
       };
       blocks.push(block);
-      hooks.onBlock?.(block);
+      const check = ref.commit(ci.version, changeset).then((theirs) => {
+        if (!equalBytes(ci.appHash, theirs)) {
+          block.appHashOk = false;
+          mismatches.push({ version: ci.version, appHash: block.appHash, referenceAppHash: toHex(theirs) });
+        }
+        hooks.onBlock?.(block);
+      });
+      check.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+      checks.push(check);
     };
     const assertNotFailed = () => {
       if (failure !== undefined) throw failure;
+      const running = performance.now() - startedAt;
+      if (startedAt > 0 && running > o.migrationTimeoutMs) {
+        throw new StoreMigrateError(
+          'ERR_MIGRATION_FAILED',
+          `the migration has not caught up after ${fmtSec(running)} (migrated ${store.migratedVersion}, ` +
+            `latest ${store.latestVersion}): blocks come faster than it replays them; ` +
+            'lower --block-keys or raise --block-interval-ms',
+        );
+      }
     };
 
     log(
@@ -335,6 +378,12 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
         `(${fmtInt(o.blockKeys)} changes every ${o.blockIntervalMs} ms)`,
     );
     for (let i = 0; i < o.blocksBefore; i++) await commitBlock();
+    if (interval > o.blockIntervalMs) {
+      log(
+        `a commit takes ${Math.round(interval / o.headroom)} ms here: one block every ${interval} ms ` +
+          `(${o.headroom}x), so the node has time to migrate`,
+      );
+    }
 
     migrating = true;
     store.startMigration();
@@ -349,12 +398,14 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       await commitBlock();
     }
     const finalVersion = store.latestVersion;
+    await Promise.all(checks);
 
     // Every height again, through the node's routing (v1 below the switch, v2 above).
     log(`checking the app hash of every height 1..${finalVersion} against the reference`);
+    const referenceHashes = await ref.appHashes(1, finalVersion);
     for (let h = 1; h <= finalVersion; h++) {
       const mine = (await store.commitInfo(h)).appHash;
-      const theirs = (await reference.getCommitInfo(h)).appHash;
+      const theirs = referenceHashes[h - 1];
       if (!equalBytes(mine, theirs) && !mismatches.some((m) => m.version === h)) {
         mismatches.push({ version: h, appHash: toHex(mine), referenceAppHash: toHex(theirs) });
       }
@@ -393,6 +444,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
         after: blocks.filter((b) => b.stage === 'after').length,
         changesPerBlock: o.blockKeys,
         intervalMs: o.blockIntervalMs,
+        actualIntervalMs: { p50: roundedPercentile(gaps, 50), max: roundedPercentile(gaps, 100) },
       },
       state: {
         stores: store.v1.storeNames(),
@@ -412,20 +464,6 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     await rpc?.close().catch(() => {});
     await rs?.close().catch(() => {});
     await node?.close();
-    await refDb?.close().catch(() => {});
+    await reference?.close();
   }
-}
-
-/** Commits the block on the reference too and compares the app hashes; a difference is recorded. */
-async function checkAgainst(
-  reference: MultiStoreV1,
-  changeset: Changeset,
-  version: number,
-  appHash: Uint8Array,
-  mismatches: DemoMismatch[],
-): Promise<boolean> {
-  const ref = await reference.commit(changeset, version);
-  if (equalBytes(ref.appHash, appHash)) return true;
-  mismatches.push({ version, appHash: toHex(appHash), referenceAppHash: toHex(ref.appHash) });
-  return false;
 }

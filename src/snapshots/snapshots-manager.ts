@@ -114,7 +114,12 @@ export class SnapshotsManager {
               paceBytes = 0;
             }
           }
-          if ((s.nodes & 0xfff) === 0 && options.signal?.aborted) throw options.signal.reason;
+          if ((s.nodes & 0x3ff) === 0) {
+            if (options.signal?.aborted) throw options.signal.reason;
+            // Node reads are synchronous and the queue resolves as microtasks: yield to the
+            // event loop now and then, so the node's own commits and RPC are never starved.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
         if (paceLeaves > 0) await options.pace?.(paceLeaves, paceBytes);
         stats.stores.push(s);

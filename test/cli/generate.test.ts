@@ -7,7 +7,7 @@ import { useTempDirs } from '../helpers/temp-dir.js';
 const tempDir = useTempDirs();
 
 function generate(dir: string, ...args: string[]) {
-  const r = runCli(['generate', '--v1', dir, '--json', ...args]);
+  const r = runCli(['generate', '--v1', dir, '--json', '--no-progress', ...args]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout);

@@ -1,0 +1,81 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const tempDir = useTempDirs();
+
+// Small blocks: a block every 20 ms leaves the sync time to catch up only when blocks are light.
+const TINY = [
+  '--keys',
+  '3000',
+  '--stores',
+  '2',
+  '--blocks',
+  '5',
+  '--block-interval-ms',
+  '20',
+  '--block-keys',
+  '10',
+];
+
+describe('demo', () => {
+  it('--json prints one document with the contract fields; app hashes match at every height', () => {
+    const home = join(tempDir('cli-demo'), 'home');
+    const r = runCli(['demo', '--home', home, ...TINY, '--json', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({
+      appHashContinuity: true,
+      mismatches: [],
+      paths: {
+        home,
+        v1: join(home, 'application.db'),
+        v2: join(home, 'v2'),
+        reference: join(home, 'reference.db'),
+      },
+      rpc: null,
+    });
+    expect(Number.isInteger(s.switchedAtVersion)).toBe(true);
+    expect(s.finalVersion).toBe(s.switchedAtVersion + 5);
+    expect(s.appHash).toMatch(/^[0-9a-f]{64}$/);
+    for (const l of [
+      s.commitLatencyMs,
+      s.commitLatencyMs.before,
+      s.commitLatencyMs.during,
+      s.commitLatencyMs.after,
+    ]) {
+      expect(l.p50).toBeGreaterThan(0);
+      expect(l.p99).toBeGreaterThanOrEqual(l.p50);
+    }
+    expect(s.migration).toMatchObject({ height: expect.any(Number), leaves: expect.any(Number) });
+    expect(s.migration.leavesPerSec).toBeGreaterThan(0);
+    expect(s.migration.durationMs).toBeGreaterThan(0);
+    // Messages go to stderr, the document alone to stdout.
+    expect(r.stderr).toMatch(/switched to store v2 after height/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+
+    // The human form, in the same home (the earlier run's data is wiped first).
+    const h = runCli(['demo', '--home', home, ...TINY, '--blocks', '2', '--no-progress']);
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/^demo finished in /);
+    expect(h.stdout).toMatch(/app-hash continuity: true/);
+    expect(h.stdout).toMatch(/before migration +\d/);
+    expect(h.stdout).toContain(join(home, 'reference.db'));
+  });
+
+  it('refuses a home it did not make (exit 2), and bad options', () => {
+    const home = tempDir('cli-demo-other');
+    writeFileSync(join(home, 'notes.txt'), 'mine');
+    const r = runCli(['demo', '--home', home, ...TINY, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toMatch(
+      /^ERR_INVALID_PARAMS: .* is not empty and was not made by store-migrate demo/,
+    );
+    const bad = runCli(['demo', '--home', join(home, 'x'), '--keys', 'many']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^ERR_USAGE: --keys must be a positive integer/);
+  });
+});
