@@ -38,7 +38,7 @@ export async function verifyMigration(
   version: number,
 ): Promise<VerifyResult> {
   const ci1 = await v1.getCommitInfo(version);
-  let ci2;
+  let ci2: Awaited<ReturnType<StateCommitment['getCommitInfo']>> | undefined;
   try {
     ci2 = v2.sc ? await v2.sc.getCommitInfo(version) : undefined;
   } catch (err) {
