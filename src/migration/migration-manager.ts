@@ -429,9 +429,18 @@ export class MigrationManager {
               batchBytes: this.#batchBytes,
               pace: (n) => this.#pacer.step(n),
             })
-            .then((r) => {
-              scResult = r;
-            }),
+            .then(
+              (r) => {
+                scResult = r;
+              },
+              (err) => {
+                // It may fail before reading anything (its checkpoint, its first writes): release
+                // the export and StateStorage, which would otherwise wait on the streams forever.
+                stream.cancel('StateCommitment restore failed');
+                leaves?.closeWithError(err);
+                throw err;
+              },
+            ),
         );
       } else {
         // Only StateStorage needs the leaves: drain the stream into it.

@@ -130,11 +130,12 @@ export class RootStore {
       stores: switchedRaw ? undefined : options.stores,
       readOnly: switchedRaw !== undefined,
     });
-    let parts = await RootStore.#openV2(v1, v2, options);
+    const switched = switchedRaw !== undefined;
+    let parts = await RootStore.#openV2(v1, v2, options, switched);
     await parts.manager.verifySource();
-    if (switchedRaw === undefined && (await RootStore.#mustStartOver(parts.manager, v1, log))) {
+    if (!switched && (await RootStore.#mustStartOver(parts, v1, log))) {
       await v2.clear();
-      parts = await RootStore.#openV2(v1, v2, options);
+      parts = await RootStore.#openV2(v1, v2, options, false);
     }
     const rs = new RootStore(v1, v2, parts.sc, parts.ss, parts.manager, options, log);
     if (switchedRaw !== undefined) {
@@ -151,7 +152,7 @@ export class RootStore {
     return rs;
   }
 
-  static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions) {
+  static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions, switched: boolean) {
     const sc = await StateCommitment.open(v2, {
       stores: v1.latestVersion === 0 ? v1.storeNames() : undefined,
     });
@@ -171,8 +172,11 @@ export class RootStore {
       confirmCommits: true,
     });
     await manager.open();
-    // Changesets buffered for a v1 commit that never happened (a crash in between) are void.
-    if (v1.latestVersion > 0) await manager.buffer.deleteFrom(v1.latestVersion + 1);
+    // Changesets buffered for a commit that never happened (a crash in between) are void: above
+    // v1's latest before the switch, above StateCommitment's after it. Below that, after the
+    // switch, they are the write-ahead log that brings StateStorage up to StateCommitment.
+    const committed = switched ? sc.latestVersion : v1.latestVersion;
+    if (committed > 0) await manager.buffer.deleteFrom(committed + 1);
     manager.confirm(v1.latestVersion);
     return { sc, ss, manager };
   }
@@ -181,7 +185,34 @@ export class RootStore {
    * Whether what v2 holds cannot be resumed: the last run failed (a corrupt or conflicting
    * changeset, a hash mismatch), or a changeset it still needs is missing or corrupt.
    */
-  static async #mustStartOver(manager: MigrationManager, v1: MultiStoreV1, log: Logger): Promise<boolean> {
+  static async #mustStartOver(
+    parts: { manager: MigrationManager; sc: StateCommitment; ss: StateStorage },
+    v1: MultiStoreV1,
+    log: Logger,
+  ): Promise<boolean> {
+    const { manager, sc, ss } = parts;
+    // The records are written after what they describe (and the height is a v1 version): if
+    // v2 or v1 does not back them up, they are corrupt, and trusting them could switch to an
+    // incomplete v2.
+    const migrated = manager.getMigratedVersion();
+    if (
+      manager.height > v1.latestVersion ||
+      migrated > v1.latestVersion ||
+      sc.latestVersion < migrated ||
+      ss.latestVersion < migrated
+    ) {
+      log.warn(
+        {
+          height: manager.height,
+          migrated,
+          sc: sc.latestVersion,
+          ss: ss.latestVersion,
+          v1: v1.latestVersion,
+        },
+        'the migration records do not match v2 and v1; starting the migration over',
+      );
+      return true;
+    }
     const failure = await manager.recordedFailure();
     if (failure !== undefined) {
       log.warn({ failure }, 'the previous migration failed; starting it over');
@@ -234,13 +265,16 @@ export class RootStore {
     });
     this.#log.info({ height }, 'background migration started');
     this.#run = m.start(height, this.#changesets, this.#done).catch((err) => {
-      const e = StoreMigrateError.from(err, 'ERR_MIGRATION_FAILED', 'migration failed');
       if (this.#mode === 'v2') return;
-      this.#mode = 'failed';
-      this.#error = e;
-      this.#log.error({ err: e }, 'migration failed; the node keeps committing on v1');
-      this.#events.next({ type: 'failed', version: this.v1.latestVersion, error: e });
+      this.#failed(StoreMigrateError.from(err, 'ERR_MIGRATION_FAILED', 'migration failed'));
     });
+  }
+
+  #failed(e: StoreMigrateError): void {
+    this.#mode = 'failed';
+    this.#error = e;
+    this.#log.error({ err: e }, 'migration failed; the node keeps committing on v1');
+    this.#events.next({ type: 'failed', version: this.v1.latestVersion, error: e });
   }
 
   /** After a crash in v2 mode: StateStorage may miss the last version StateCommitment has. */
@@ -306,7 +340,14 @@ export class RootStore {
   }
 
   async #maybeSwitch(): Promise<void> {
-    if (this.#canSwitch()) await this.#switch(this.v1.latestVersion);
+    if (!this.#canSwitch()) return;
+    try {
+      await this.#switch(this.v1.latestVersion);
+    } catch (err) {
+      // The switch record did not make it, so nothing switched; the migration stopped for the
+      // switch, so it failed. The node goes on with v1; a restart resumes or starts over.
+      this.#failed(StoreMigrateError.from(err, 'ERR_MIGRATION_FAILED', 'the switch failed'));
+    }
   }
 
   pause(): void {
@@ -391,11 +432,21 @@ export class RootStore {
   }
 
   async #commitV2(cs: Changeset): Promise<CommitInfo> {
+    // An earlier commit failed after StateCommitment had it (so it is committed): StateStorage
+    // catches up from the write-ahead log first, as after a crash.
+    if (this.ss.latestVersion < this.sc.latestVersion) await this.#recoverV2();
     const v = this.sc.latestVersion + 1;
     this.sc.validate(cs);
     // The buffer is the write-ahead log that lets StateStorage catch up after a crash.
     await this.manager.buffer.write({ version: v, changeset: cs }, v - 1);
-    const ci = await this.sc.commit(cs, v);
+    let ci: CommitInfo;
+    try {
+      ci = await this.sc.commit(cs, v);
+    } catch (err) {
+      // Not committed: its log entry is void (the block committed next as v may differ).
+      await this.manager.buffer.deleteFrom(v).catch(() => {});
+      throw err;
+    }
     await this.ss.applyChangeset(v, cs);
     await this.manager.buffer.deleteTo(v);
     return ci;
@@ -408,9 +459,12 @@ export class RootStore {
     this.#mode = 'v2';
     this.#switchedAt = version;
     this.manager.markSwitched();
-    await this.manager.buffer.deleteTo(version);
     this.#log.info({ version }, 'switched to store v2');
     this.#events.next({ type: 'switched', version });
+    // Replayed changesets are no longer needed; what a failure leaves, the next v2 commit deletes.
+    await this.manager.buffer
+      .deleteTo(version)
+      .catch((err) => this.#log.warn({ err }, 'could not delete replayed changesets'));
   }
 
   async #assertV2Has(height: number): Promise<boolean> {
