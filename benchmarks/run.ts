@@ -6,11 +6,14 @@ import type { Scenario } from './lib/scenario.js';
 
 /**
  * Benchmark runner: `npm run bench -- <scenario> [--keys N | --leaves N] [--seed N] [--cache-mib N] [--json] [--out FILE] [--no-save]`.
- * Each scenario lives in its own file and is loaded only when asked for; add later ones
- * (migrate, memory, commit-latency, sync) to this table.
+ * Each scenario lives in its own file and is loaded only when asked for.
  */
 const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   iavl: async () => (await import('./iavl.js')).iavlScenario as Scenario,
+  migrate: async () => (await import('./migrate.js')).migrateScenario as Scenario,
+  memory: async () => (await import('./memory.js')).memoryScenario as Scenario,
+  'commit-latency': async () => (await import('./commit-latency.js')).commitLatencyScenario as Scenario,
+  sync: async () => (await import('./sync.js')).syncScenario as Scenario,
 };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
@@ -18,10 +21,14 @@ const USAGE = `usage: npm run bench -- <scenario> [options]
 scenarios: ${Object.keys(SCENARIOS).join(', ')}
 
 options:
-  --keys N       keys (or leaves) to generate (default: the scenario's, 100000 for iavl)
+  --keys N       keys (or leaves) to generate (default: the scenario's: iavl 100000, migrate and
+                 memory 1000000 (memory also runs 4x that), commit-latency and sync 500000)
   --leaves N     alias of --keys
   --seed N       PRNG seed (default 1)
-  --cache-mib N  IAVL node cache per tree in MiB (default: the library's, 64)
+  --cache-mib N  IAVL node cache per tree in MiB (iavl only; default: the library's, 64)
+  --blocks N     blocks to commit (commit-latency, sync; default 200)
+  --block-changes N  changes per block (commit-latency, sync; default 1000)
+  --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
   --json         print exactly one JSON document on stdout (progress still goes to stderr)
   --out FILE     write the results to FILE instead (e.g. for a profiled run)
   --no-save      do not write benchmarks/results/<date>-<scenario>.json
@@ -54,6 +61,9 @@ async function main(argv: string[]): Promise<number> {
       leaves: { type: 'string' },
       seed: { type: 'string' },
       'cache-mib': { type: 'string' },
+      blocks: { type: 'string' },
+      'block-changes': { type: 'string' },
+      'interval-ms': { type: 'string' },
       json: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -80,6 +90,9 @@ async function main(argv: string[]): Promise<number> {
   const keys = positiveInt(values.keys !== undefined ? 'keys' : 'leaves', values.keys ?? values.leaves);
   const seed = nonNegativeInt('seed', values.seed);
   const cacheMiB = positiveInt('cache-mib', values['cache-mib']);
+  const blocks = positiveInt('blocks', values.blocks);
+  const blockChanges = positiveInt('block-changes', values['block-changes']);
+  const intervalMs = nonNegativeInt('interval-ms', values['interval-ms']);
   const json = values.json;
 
   const scenario = await load();
@@ -87,6 +100,9 @@ async function main(argv: string[]): Promise<number> {
     keys,
     seed,
     cacheMiB,
+    blocks,
+    blockChanges,
+    intervalMs,
     json,
     log: (line) => console.error(`[${name}] ${line}`),
   });

@@ -39,3 +39,18 @@ export async function dirSize(path: string): Promise<DirSize> {
   }
   return out;
 }
+
+/** Temporary directories of one run, all removed at the end (even on failure). */
+export class TempDirs {
+  readonly #dirs: string[] = [];
+
+  async make(label: string): Promise<string> {
+    const d = await makeTempDir(label);
+    this.#dirs.push(d);
+    return d;
+  }
+
+  async removeAll(): Promise<void> {
+    for (const d of this.#dirs.splice(0)) await removeDir(d);
+  }
+}

@@ -11,10 +11,14 @@ export interface IoCounts {
   batchOps: number;
   /** Bytes of keys plus values put through batches. */
   batchBytes: number;
+  /** Milliseconds inside synchronous point reads. */
+  getSyncMs: number;
+  /** Milliseconds from each batch call until its write completed (queueing and write stalls included). */
+  batchMs: number;
 }
 
 export function zeroCounts(): IoCounts {
-  return { getSync: 0, get: 0, batches: 0, batchOps: 0, batchBytes: 0 };
+  return { getSync: 0, get: 0, batches: 0, batchOps: 0, batchBytes: 0, getSyncMs: 0, batchMs: 0 };
 }
 
 export function diffCounts(after: IoCounts, before: IoCounts): IoCounts {
@@ -24,6 +28,8 @@ export function diffCounts(after: IoCounts, before: IoCounts): IoCounts {
     batches: after.batches - before.batches,
     batchOps: after.batchOps - before.batchOps,
     batchBytes: after.batchBytes - before.batchBytes,
+    getSyncMs: after.getSyncMs - before.getSyncMs,
+    batchMs: after.batchMs - before.batchMs,
   };
 }
 
@@ -32,8 +38,9 @@ type Op = { type: string; key: Uint8Array; value?: Uint8Array };
 /**
  * Wraps one database instance's private `_getSync`, `_get` and `_batch` (the abstract-level
  * methods that every public call, and any caller that goes straight to the private API, ends
- * in) so that they count into `counts`. The wrappers only count and forward their arguments
- * unchanged: a counter increment per call, next to microseconds of LevelDB work.
+ * in) so that they count into `counts`. The wrappers only count, time and forward their
+ * arguments unchanged: a counter increment and a clock read per call, next to microseconds of
+ * LevelDB work.
  */
 export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
   const target = db as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -47,7 +54,12 @@ export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
   const batch = target._batch.bind(db);
   target._getSync = (...args) => {
     counts.getSync++;
-    return getSync(...args);
+    const t = performance.now();
+    try {
+      return getSync(...args);
+    } finally {
+      counts.getSyncMs += performance.now() - t;
+    }
   };
   target._get = (...args) => {
     counts.get++;
@@ -58,7 +70,14 @@ export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
     counts.batches++;
     counts.batchOps += ops.length;
     for (const op of ops) counts.batchBytes += op.key.length + (op.value?.length ?? 0);
-    return batch(...args);
+    const t = performance.now();
+    const done = () => {
+      counts.batchMs += performance.now() - t;
+    };
+    const r = batch(...args);
+    if (r instanceof Promise) r.then(done, done);
+    else done();
+    return r;
   };
   return db;
 }

@@ -6,6 +6,12 @@ export interface ScenarioOptions {
   cacheMiB?: number;
   /** PRNG seed; undefined: the scenario's default. */
   seed?: number;
+  /** Blocks to commit where the scenario commits blocks (`--blocks`); undefined: the scenario's default. */
+  blocks?: number;
+  /** Changes per block (`--block-changes`); undefined: the scenario's default (1,000). */
+  blockChanges?: number;
+  /** Time from one block's start to the next (`--interval-ms`); undefined: the scenario's default. */
+  intervalMs?: number;
   /** The runner prints one JSON document instead of a table. */
   json: boolean;
   /** Progress lines; the runner sends them to stderr. */

@@ -1,0 +1,445 @@
+import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import type { LevelDatabase } from '../src/db/kv-db.js';
+import { openDb } from '../src/db/open-db.js';
+import { type LatencySummary, summarizeLatencies } from '../src/demo/latency-stats.js';
+import { toHex } from '../src/encoding/bytes.js';
+import type { Changeset } from '../src/encoding/changeset.js';
+import { RootStore } from '../src/v2/root/root-store.js';
+import {
+  gitInfo,
+  headerLines,
+  load1m,
+  type MachineInfo,
+  machineInfo,
+  PhaseClock,
+  type PhaseTiming,
+  sleep,
+  type TargetCheck,
+  target,
+} from './lib/bench-env.js';
+import { liveKeys, makeBlocks } from './lib/blocks.js';
+import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
+import { formatTable, int, ms, type TableRow } from './lib/format.js';
+import { TempDirs } from './lib/fs-util.js';
+import type { GitInfo } from './lib/git.js';
+import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
+import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+
+export const COMMIT_LATENCY_TARGETS = {
+  /** p99 commit latency during a migration over p99 without one. */
+  p99Ratio: 2,
+} as const;
+
+export interface CommitLatencyBenchOptions {
+  leaves?: number;
+  stores?: number;
+  seed?: number;
+  /** Blocks committed in each run. Default 200. */
+  blocks?: number;
+  /** Changes per block. Default 1,000. */
+  blockChanges?: number;
+  /** Time from one block's start to the next one's; 0 commits back to back. Default 0. */
+  intervalMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Where the migration was when a block's commit ended. */
+export type BlockStage = 'none' | 'restore' | 'sync' | 'v2';
+
+export interface BlockTiming {
+  version: number;
+  /** RootStore.commits$ durationMs: the commit itself, inside the commit chain. */
+  durationMs: number;
+  /** Wall time of `await store.commit(cs)`. */
+  wallMs: number;
+  stage: BlockStage;
+  appHash: string;
+  /** Start of the commit, performance.now() milliseconds. */
+  at: number;
+  /** LevelDB calls of the v1 and v2 databases while the block committed (the migration's included). */
+  v1: IoCounts;
+  v2: IoCounts;
+  /** Garbage collection pauses that started while the block committed, ms. */
+  gcMs: number;
+  /** Longest event-loop delay seen while the block committed (10 ms resolution), ms. */
+  loopDelayMaxMs: number;
+}
+
+/** Mean per block of where a commit's time may go. */
+export interface BlockBreakdown {
+  blocks: number;
+  durationMs: number;
+  /** v1 point reads (node cache misses) and their time on the main thread. */
+  v1Reads: number;
+  v1ReadMs: number;
+  /** Time from v1 batch calls to their completion (the commit's write, with any stall). */
+  v1BatchMs: number;
+  v2BatchOps: number;
+  gcMs: number;
+  loopDelayMaxMs: number;
+}
+
+export interface LatencyRun extends PhaseTiming {
+  blocks: BlockTiming[];
+  latency: LatencySummary;
+  /** Means over all blocks and over the 10 slowest. */
+  breakdown: { all: BlockBreakdown; slowest10: BlockBreakdown };
+}
+
+function meanBreakdown(blocks: BlockTiming[]): BlockBreakdown {
+  const n = Math.max(1, blocks.length);
+  const sum = (f: (b: BlockTiming) => number) =>
+    Math.round((100 * blocks.reduce((a, b) => a + f(b), 0)) / n) / 100;
+  return {
+    blocks: blocks.length,
+    durationMs: sum((b) => b.durationMs),
+    v1Reads: sum((b) => b.v1.getSync),
+    v1ReadMs: sum((b) => b.v1.getSyncMs),
+    v1BatchMs: sum((b) => b.v1.batchMs),
+    v2BatchOps: sum((b) => b.v2.batchOps),
+    gcMs: sum((b) => b.gcMs),
+    loopDelayMaxMs: sum((b) => b.loopDelayMaxMs),
+  };
+}
+
+function breakdown(blocks: BlockTiming[]): LatencyRun['breakdown'] {
+  const slowest = [...blocks].sort((a, b) => b.durationMs - a.durationMs).slice(0, 10);
+  return { all: meanBreakdown(blocks), slowest10: meanBreakdown(slowest) };
+}
+
+export interface CommitLatencyBenchResult {
+  scenario: 'commit-latency';
+  date: string;
+  machine: MachineInfo;
+  git: GitInfo;
+  params: FixtureSpec & { blocks: number; blockChanges: number; intervalMs: number; throttle: null };
+  fixture: { key: string; fromCache: boolean; version: number; appHash: string };
+  runs: {
+    /** RootStore.open(..., { migrate: false }): no migration. */
+    without: LatencyRun;
+    /** The same blocks right after startMigration() on a fresh copy of the same v1. */
+    during: LatencyRun & {
+      /** Blocks committed while the migration ran (restore or sync), and by stage. */
+      migrating: LatencySummary;
+      restore: LatencySummary;
+      sync: LatencySummary;
+      /** Blocks committed on v2 after the switch (not part of the comparison). */
+      afterSwitch: LatencySummary;
+      /** Milliseconds from startMigration() to the end of the restore and to the switch. */
+      restoredAfterMs: number | null;
+      switchedAfterMs: number | null;
+      switchedAtVersion: number | null;
+    };
+  };
+  /** Every block has the same app hash in both runs. */
+  appHashesMatch: boolean;
+  p50Ratio: number;
+  p99Ratio: number;
+  targets: TargetCheck[];
+  pass: boolean;
+  totalMs: number;
+  marks: Record<string, [number, number]>;
+}
+
+interface RunContext {
+  blocks: Changeset[];
+  intervalMs: number;
+  log: (line: string) => void;
+}
+
+interface OpenedStore {
+  store: RootStore;
+  io: { v1: IoCounts; v2: IoCounts };
+}
+
+/** GC pauses (start, duration in ms) while observed. */
+class GcLog {
+  readonly entries: Array<[number, number]> = [];
+  readonly #observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.entries.push([e.startTime, e.duration]);
+  });
+
+  constructor() {
+    this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /** Flushes pending entries and stops observing. */
+  stop(): void {
+    for (const e of this.#observer.takeRecords()) this.entries.push([e.startTime, e.duration]);
+    this.#observer.disconnect();
+  }
+}
+
+/** Adds each GC pause to the block it started in. */
+function attributeGc(blocks: BlockTiming[], gc: GcLog): void {
+  for (const [start, duration] of gc.entries) {
+    const b = blocks.find((x) => start >= x.at && start < x.at + x.wallMs);
+    if (b !== undefined) b.gcMs += duration;
+  }
+}
+
+async function commitBlocks(
+  { store, io }: OpenedStore,
+  ctx: RunContext,
+  stageOf: () => BlockStage,
+): Promise<BlockTiming[]> {
+  const out: BlockTiming[] = [];
+  const gc = new GcLog();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let lastDuration = 0;
+  let lastMode = 'v1' as 'v1' | 'v2';
+  const sub = store.commits$.subscribe((c) => {
+    lastDuration = c.durationMs;
+    lastMode = c.mode;
+  });
+  try {
+    let lastStart = Number.NEGATIVE_INFINITY;
+    for (const [i, cs] of ctx.blocks.entries()) {
+      const wait = lastStart + ctx.intervalMs - performance.now();
+      if (wait > 0) await sleep(wait);
+      const v1Before = { ...io.v1 };
+      const v2Before = { ...io.v2 };
+      loop.reset();
+      lastStart = performance.now();
+      const ci = await store.commit(cs);
+      const wallMs = performance.now() - lastStart;
+      out.push({
+        loopDelayMaxMs: loop.count > 0 ? loop.max / 1e6 : 0,
+        at: lastStart,
+        v1: diffCounts(io.v1, v1Before),
+        v2: diffCounts(io.v2, v2Before),
+        gcMs: 0,
+        version: ci.version,
+        durationMs: lastDuration,
+        wallMs,
+        stage: lastMode === 'v2' ? 'v2' : stageOf(),
+        appHash: toHex(ci.appHash),
+      });
+      if ((i + 1) % 50 === 0) ctx.log(`  ${i + 1} blocks, last ${ms(lastDuration)} (${out[i].stage})`);
+    }
+  } finally {
+    sub.unsubscribe();
+    gc.stop();
+    loop.disable();
+  }
+  attributeGc(out, gc);
+  return out;
+}
+
+async function openStore(dir: string, opened: LevelDatabase[]): Promise<OpenedStore> {
+  const io = { v1: zeroCounts(), v2: zeroCounts() };
+  const v1 = countIo(await openDb(join(dir, 'application.db'), { createIfMissing: false }), io.v1);
+  opened.push(v1);
+  const v2 = countIo(await openDb(join(dir, 'v2')), io.v2);
+  opened.push(v2);
+  return { store: await RootStore.open(v1, v2, { migrate: false }), io };
+}
+
+/**
+ * RootStore commit latency for the same blocks without a migration and during one, each on
+ * its own fresh copy of the same v1, one after the other in one process.
+ */
+export async function runCommitLatencyBench(
+  options: CommitLatencyBenchOptions = {},
+): Promise<CommitLatencyBenchResult> {
+  const spec: FixtureSpec = {
+    leaves: options.leaves ?? 500_000,
+    stores: options.stores ?? 10,
+    versions: 2,
+    seed: options.seed ?? 1,
+  };
+  const blockCount = options.blocks ?? 200;
+  const blockChanges = options.blockChanges ?? 1_000;
+  const intervalMs = options.intervalMs ?? 0;
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  const loadStart = load1m();
+  const clock = new PhaseClock();
+  const temp = new TempDirs();
+  const opened: LevelDatabase[] = [];
+  try {
+    const fixture = await ensureFixture(spec, log);
+    const dirA = await temp.make('latency-without');
+    const dirB = await temp.make('latency-during');
+    await copyFixture(fixture, join(dirA, 'application.db'));
+    await copyFixture(fixture, join(dirB, 'application.db'));
+    const { live } = await liveKeys(join(dirA, 'application.db'));
+    const blocks = makeBlocks(live, spec.seed + 1, blockCount, blockChanges);
+    const ctx: RunContext = { blocks, intervalMs, log };
+
+    // --- without a migration -------------------------------------------------------------
+    log(`without a migration: ${blockCount} blocks of ${int(blockChanges)} changes`);
+    const a = await clock.time('without', async () => {
+      const handle = await openStore(dirA, opened);
+      try {
+        return await commitBlocks(handle, ctx, () => 'none');
+      } finally {
+        await handle.store.close();
+      }
+    });
+    const without: LatencyRun = {
+      ...a.timing,
+      blocks: a.value,
+      latency: summarizeLatencies(a.value.map((b) => b.durationMs)),
+      breakdown: breakdown(a.value),
+    };
+    log(`without: p50 ${without.latency.p50} ms, p99 ${without.latency.p99} ms`);
+    for (const db of opened.splice(0)) await db.close();
+
+    // --- during a migration --------------------------------------------------------------
+    log(`during a migration: the same ${blockCount} blocks right after startMigration()`);
+    let restoredAfterMs: number | null = null;
+    let switchedAfterMs: number | null = null;
+    let failure: unknown;
+    let migrationStart = 0;
+    const b = await clock.time('during', async () => {
+      const handle = await openStore(dirB, opened);
+      const store = handle.store;
+      const sub = store.events$.subscribe((e) => {
+        const t = Math.round(performance.now() - migrationStart);
+        if (e.type === 'restored') {
+          restoredAfterMs = t;
+          log(`  restore done after ${ms(t)}`);
+        } else if (e.type === 'switched') {
+          switchedAfterMs = t;
+          log(`  switched to v2 after ${ms(t)} (height ${e.version})`);
+        } else if (e.type === 'failed') {
+          failure = e.error;
+        }
+      });
+      const stageOf = (): BlockStage => {
+        if (store.switchedAtVersion !== undefined) return 'v2';
+        return restoredAfterMs === null ? 'restore' : 'sync';
+      };
+      try {
+        migrationStart = performance.now();
+        store.startMigration();
+        const timings = await commitBlocks(handle, ctx, stageOf);
+        return { timings, switchedAtVersion: store.switchedAtVersion ?? null };
+      } finally {
+        await store.close();
+        sub.unsubscribe();
+      }
+    });
+    if (failure !== undefined) throw failure;
+    const bt = b.value.timings;
+    const summaryOf = (stages: BlockStage[]) =>
+      summarizeLatencies(bt.filter((x) => stages.includes(x.stage)).map((x) => x.durationMs));
+    const during = {
+      ...b.timing,
+      blocks: bt,
+      latency: summarizeLatencies(bt.map((x) => x.durationMs)),
+      breakdown: breakdown(bt),
+      migrating: summaryOf(['restore', 'sync']),
+      restore: summaryOf(['restore']),
+      sync: summaryOf(['sync']),
+      afterSwitch: summaryOf(['v2']),
+      restoredAfterMs,
+      switchedAfterMs,
+      switchedAtVersion: b.value.switchedAtVersion,
+    };
+    log(
+      `during: p50 ${during.migrating.p50} ms, p99 ${during.migrating.p99} ms over ${during.migrating.count} ` +
+        `blocks while migrating (${during.restore.count} in the restore)`,
+    );
+    for (const db of opened.splice(0)) await db.close();
+
+    const appHashesMatch = without.blocks.every((x, i) => x.appHash === bt[i]?.appHash);
+    if (!appHashesMatch) throw new Error('the two runs committed different app hashes for the same blocks');
+    const p50Ratio = without.latency.p50 > 0 ? during.migrating.p50 / without.latency.p50 : 0;
+    const p99Ratio = without.latency.p99 > 0 ? during.migrating.p99 / without.latency.p99 : 0;
+    const targets = [target('p99 during ÷ p99 without', p99Ratio, COMMIT_LATENCY_TARGETS.p99Ratio, 'lower')];
+    return {
+      scenario: 'commit-latency',
+      date: new Date().toISOString(),
+      machine: machineInfo(loadStart),
+      git: gitInfo(),
+      params: { ...spec, blocks: blockCount, blockChanges, intervalMs, throttle: null },
+      fixture: {
+        key: fixture.key,
+        fromCache: !fixture.generated,
+        version: fixture.meta.latestVersion,
+        appHash: fixture.meta.appHash,
+      },
+      runs: { without, during },
+      appHashesMatch,
+      p50Ratio,
+      p99Ratio,
+      targets,
+      pass: targets.every((x) => x.pass),
+      totalMs: performance.now() - started,
+      marks: clock.marks,
+    };
+  } finally {
+    for (const db of opened) {
+      if (db.status === 'open') await db.close().catch(() => {});
+    }
+    await temp.removeAll();
+  }
+}
+
+export function commitLatencyRows(r: CommitLatencyBenchResult): TableRow[] {
+  const { without, during } = r.runs;
+  const t = r.targets[0];
+  const fmt = (s: LatencySummary) =>
+    `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} ms (${s.count})`;
+  return [
+    { metric: 'v1 leaves / stores', value: `${int(r.params.leaves)} / ${r.params.stores}` },
+    {
+      metric: 'blocks x changes, interval',
+      value: `${r.params.blocks} x ${int(r.params.blockChanges)}, ${r.params.intervalMs === 0 ? 'back to back' : ms(r.params.intervalMs)}`,
+    },
+    { metric: 'without migration: p50 / p99 / max (n)', value: fmt(without.latency) },
+    { metric: 'during migration: p50 / p99 / max (n)', value: fmt(during.migrating) },
+    { metric: '  of which during the restore', value: fmt(during.restore) },
+    { metric: '  of which during the sync', value: fmt(during.sync) },
+    { metric: '  after the switch (v2, not compared)', value: fmt(during.afterSwitch) },
+    { metric: 'p50 ratio during ÷ without', value: `${r.p50Ratio.toFixed(2)}x` },
+    {
+      metric: 'p99 ratio during ÷ without',
+      value: `${r.p99Ratio.toFixed(2)}x`,
+      target: `≤ ${t.target}x`,
+      pass: t.pass,
+    },
+    {
+      metric: 'restore done / switched after',
+      value: `${during.restoredAfterMs === null ? 'not done' : ms(during.restoredAfterMs)} / ${during.switchedAfterMs === null ? 'not switched' : ms(during.switchedAfterMs)}`,
+    },
+    ...(['without', 'during'] as const).flatMap((k) => {
+      const { all, slowest10 } = r.runs[k].breakdown;
+      const f = (x: BlockBreakdown) =>
+        `${x.durationMs.toFixed(0)} ms: reads ${int(x.v1Reads)} (${x.v1ReadMs.toFixed(0)} ms), ` +
+        `v1 write ${x.v1BatchMs.toFixed(0)} ms, gc ${x.gcMs.toFixed(0)} ms, loop delay max ${x.loopDelayMaxMs.toFixed(0)} ms`;
+      return [
+        { metric: `${k}: mean block`, value: f(all) },
+        { metric: `${k}: mean of the 10 slowest`, value: f(slowest10) },
+      ];
+    }),
+    { metric: 'same app hashes in both runs', value: r.appHashesMatch ? 'yes' : 'NO' },
+    { metric: 'elapsed without / during', value: `${ms(without.elapsedMs)} / ${ms(during.elapsedMs)}` },
+    {
+      metric: 'load average without / during',
+      value: `${without.loadAvg1m.join(' -> ')} / ${during.loadAvg1m.join(' -> ')}`,
+    },
+    { metric: 'total', value: ms(r.totalMs) },
+  ];
+}
+
+export const commitLatencyScenario: Scenario<CommitLatencyBenchResult> = {
+  name: 'commit-latency',
+  description: 'RootStore commit p50/p99 without a migration and during one',
+  async run(opts): Promise<ScenarioOutput<CommitLatencyBenchResult>> {
+    const result = await runCommitLatencyBench({
+      leaves: opts.keys,
+      seed: opts.seed,
+      blocks: opts.blocks,
+      blockChanges: opts.blockChanges,
+      intervalMs: opts.intervalMs,
+      log: opts.log,
+    });
+    const header = headerLines('commit-latency benchmark', result.date, result.machine, result.git);
+    return { result, pass: result.pass, text: `${header}\n\n${formatTable(commitLatencyRows(result))}` };
+  },
+};

@@ -1,0 +1,128 @@
+import { openV2 } from '../src/cli/open-v2.js';
+import { openDb } from '../src/db/open-db.js';
+import { toHex } from '../src/encoding/bytes.js';
+import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
+
+/**
+ * Child process of the `memory` scenario:
+ *   node dist-bench/benchmarks/memory-child.js <v1 dir> <v2 dir>
+ * migrates v1 at its latest height into a new v2 directory exactly as `store-migrate
+ * migrate` does (MultiStoreV1 read-only, openV2, manager.migrate), sampling memory every
+ * 100 ms, and prints one JSON document (MemoryChildReport) on stdout.
+ */
+
+export interface MemorySample {
+  /** Milliseconds since the child started. */
+  t: number;
+  rss: number;
+  /** V8 heap reserved (heapTotal) and in use. */
+  heapTotal: number;
+  heapUsed: number;
+  /** Memory of Buffers and ArrayBuffers outside the V8 heap (included in rss). */
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface MemoryChildReport {
+  /** process.resourceUsage().maxRSS in bytes: the kernel's high-water mark of the process. */
+  maxRssBytes: number;
+  /** The highest of each figure over the 100 ms samples. */
+  peak: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  /** The sample with the highest rss. */
+  peakSample: MemorySample;
+  /** RSS at milestones: after start-up, after opening v1 and v2, at the end of migrate(). */
+  milestones: Record<string, number>;
+  /** Samples every second (the full 100 ms series is not kept in the report). */
+  timeline: MemorySample[];
+  samples: number;
+  leaves: number;
+  nodes: number;
+  durationMs: number;
+  appHash: string;
+  height: number;
+  heapSizeLimit: number;
+}
+
+function sample(t0: number): MemorySample {
+  const m = process.memoryUsage();
+  return {
+    t: Math.round(performance.now() - t0),
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
+}
+
+async function main(): Promise<void> {
+  const [v1Path, v2Path] = process.argv.slice(2);
+  if (v1Path === undefined || v2Path === undefined) {
+    throw new Error('usage: memory-child.js <v1 dir> <v2 dir>');
+  }
+  const t0 = performance.now();
+  const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  let peakSample = sample(t0);
+  const timeline: MemorySample[] = [];
+  let samples = 0;
+  let lastKept = Number.NEGATIVE_INFINITY;
+  const take = (): MemorySample => {
+    const s = sample(t0);
+    samples++;
+    peak.rss = Math.max(peak.rss, s.rss);
+    peak.heapTotal = Math.max(peak.heapTotal, s.heapTotal);
+    peak.heapUsed = Math.max(peak.heapUsed, s.heapUsed);
+    peak.external = Math.max(peak.external, s.external);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, s.arrayBuffers);
+    if (s.rss >= peakSample.rss) peakSample = s;
+    if (s.t - lastKept >= 1000) {
+      timeline.push(s);
+      lastKept = s.t;
+    }
+    return s;
+  };
+  const timer = setInterval(take, 100);
+  const milestones: Record<string, number> = { start: take().rss };
+
+  const v1Db = await openDb(v1Path, { createIfMissing: false });
+  try {
+    const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
+    const height = v1.latestVersion;
+    const parts = await openV2(v2Path, v1);
+    milestones.opened = take().rss;
+    let result: Awaited<ReturnType<typeof parts.manager.migrate>>;
+    try {
+      result = await parts.manager.migrate(height);
+      milestones.migrated = take().rss;
+    } finally {
+      await parts.manager.close();
+      await parts.db.close();
+    }
+    clearInterval(timer);
+    take();
+    const { heap_size_limit } = (await import('node:v8')).getHeapStatistics();
+    const report: MemoryChildReport = {
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      peak,
+      peakSample,
+      milestones,
+      timeline,
+      samples,
+      leaves: result.leaves,
+      nodes: result.nodes,
+      durationMs: result.durationMs,
+      appHash: result.appHash === undefined ? '' : toHex(result.appHash),
+      height,
+      heapSizeLimit: heap_size_limit,
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } finally {
+    clearInterval(timer);
+    if (v1Db.status === 'open') await v1Db.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});

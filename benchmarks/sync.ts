@@ -1,0 +1,340 @@
+import { join } from 'node:path';
+import type { LevelDatabase } from '../src/db/kv-db.js';
+import { openDb } from '../src/db/open-db.js';
+import { type LatencySummary, summarizeLatencies } from '../src/demo/latency-stats.js';
+import { toHex } from '../src/encoding/bytes.js';
+import { RootStore } from '../src/v2/root/root-store.js';
+import {
+  gitInfo,
+  headerLines,
+  load1m,
+  type MachineInfo,
+  machineInfo,
+  PhaseClock,
+  type PhaseTiming,
+  type TargetCheck,
+  target,
+} from './lib/bench-env.js';
+import { liveKeys, makeBlocks } from './lib/blocks.js';
+import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
+import { formatTable, int, ms, perSec, type TableRow } from './lib/format.js';
+import { TempDirs } from './lib/fs-util.js';
+import type { GitInfo } from './lib/git.js';
+import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+
+export const SYNC_TARGETS = {
+  /** Buffered blocks replayed per second, at 1,000 changes per block. */
+  blocksPerSec: 20,
+} as const;
+
+/** A Cosmos chain's block time: one block every 5 s. */
+const CHAIN_BLOCK_SECONDS = 5;
+
+export interface SyncBenchOptions {
+  leaves?: number;
+  stores?: number;
+  seed?: number;
+  /** Blocks buffered and replayed. Default 200. */
+  blocks?: number;
+  /** Changes per block. Default 1,000. */
+  blockChanges?: number;
+  log?: (line: string) => void;
+}
+
+export interface SyncBenchResult {
+  scenario: 'sync';
+  date: string;
+  machine: MachineInfo;
+  git: GitInfo;
+  params: FixtureSpec & { blocks: number; blockChanges: number; chainBlockSeconds: number };
+  fixture: { key: string; fromCache: boolean; version: number; appHash: string };
+  phases: {
+    /** RootStore.commit of each block on v1 (no migration running), then ChangesetBuffer.write. */
+    commit: PhaseTiming & {
+      commitLatency: LatencySummary;
+      commitBlocksPerSec: number;
+      bufferWriteMs: number;
+    };
+    /** MigrationManager.migrate(height) of v1 at the height before the blocks. */
+    restore: PhaseTiming & { leaves: number; leavesPerSec: number };
+    /** MigrationManager.sync() until the last buffered block is migrated. */
+    sync: PhaseTiming & {
+      blocks: number;
+      blocksPerSec: number;
+      /** Per block: from the previous block's migration to this one's. */
+      perBlock: LatencySummary;
+      /** Time inside the calls sync makes, summed over the blocks. */
+      breakdownMs: { bufferRead: number; scCommit: number; ssApply: number; other: number };
+      appHash: string;
+      appHashMatchesV1: boolean;
+    };
+  };
+  syncBlocksPerSec: number;
+  /** The chain's arrival rate (1 / CHAIN_BLOCK_SECONDS) and this machine's RootStore commit rate. */
+  chainBlocksPerSec: number;
+  commitBlocksPerSec: number;
+  /** How much faster the replay is than blocks arrive: over the chain rate, and over the commit rate. */
+  headroomOverChain: number;
+  headroomOverCommit: number;
+  targets: TargetCheck[];
+  pass: boolean;
+  totalMs: number;
+  marks: Record<string, [number, number]>;
+}
+
+/** Wraps a method of one object so that its time (sync or async) adds into `acc[name]`. */
+function timeMethod<T extends object>(
+  obj: T,
+  method: keyof T & string,
+  acc: Record<string, number>,
+  name: string,
+) {
+  const o = obj as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = o[method].bind(obj);
+  acc[name] = 0;
+  o[method] = (...args: unknown[]) => {
+    const t = performance.now();
+    const r = original(...args);
+    if (r instanceof Promise) {
+      return r.finally(() => {
+        acc[name] += performance.now() - t;
+      });
+    }
+    acc[name] += performance.now() - t;
+    return r;
+  };
+}
+
+/**
+ * The replay rate of buffered changesets: `blocks` blocks are committed to v1 through a
+ * RootStore (no migration running; their commit rate is measured too) and written to its
+ * MigrationManager's ChangesetBuffer; then migrate(height) restores SC and SS at the height
+ * before them, and sync() replays the buffered blocks into SC and SS (each checked against
+ * v1's app hash) while the clock runs.
+ */
+export async function runSyncBench(options: SyncBenchOptions = {}): Promise<SyncBenchResult> {
+  const spec: FixtureSpec = {
+    leaves: options.leaves ?? 500_000,
+    stores: options.stores ?? 10,
+    versions: 2,
+    seed: options.seed ?? 1,
+  };
+  const blockCount = options.blocks ?? 200;
+  const blockChanges = options.blockChanges ?? 1_000;
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  const loadStart = load1m();
+  const clock = new PhaseClock();
+  const temp = new TempDirs();
+  const opened: LevelDatabase[] = [];
+  try {
+    const fixture = await ensureFixture(spec, log);
+    const dir = await temp.make('sync');
+    const v1Path = join(dir, 'application.db');
+    await copyFixture(fixture, v1Path);
+    const { live } = await liveKeys(v1Path);
+    const blocks = makeBlocks(live, spec.seed + 1, blockCount, blockChanges);
+    const v1Db = await openDb(v1Path, { createIfMissing: false });
+    opened.push(v1Db);
+    const v2Db = await openDb(join(dir, 'v2'));
+    opened.push(v2Db);
+    const store = await RootStore.open(v1Db, v2Db, { migrate: false });
+    const manager = store.manager;
+    const height = store.v1.latestVersion;
+
+    // --- commit to v1 and buffer -------------------------------------------------------
+    log(`committing ${blockCount} blocks of ${int(blockChanges)} changes to v1 and buffering them`);
+    const committed = await clock.time('commit', async () => {
+      const latencies: number[] = [];
+      let bufferWriteMs = 0;
+      for (const cs of blocks) {
+        const t = performance.now();
+        const ci = await store.commit(cs);
+        const t1 = performance.now();
+        latencies.push(t1 - t);
+        await manager.buffer.write({ version: ci.version, changeset: cs }, height);
+        bufferWriteMs += performance.now() - t1;
+      }
+      return { latencies, bufferWriteMs };
+    });
+    const last = height + blockCount;
+    manager.confirm(last);
+    const v1AppHash = toHex((await store.v1.getCommitInfo(last)).appHash);
+    const commitLatency = summarizeLatencies(committed.value.latencies);
+    const commitBlocksPerSec = perSec(
+      blockCount,
+      committed.value.latencies.reduce((a, x) => a + x, 0),
+    );
+    log(`commit: ${commitBlocksPerSec.toFixed(2)} blocks/s (p50 ${commitLatency.p50} ms)`);
+
+    // --- restore at the height before the blocks ---------------------------------------
+    log(`restoring SC and SS at height ${height}`);
+    const restored = await clock.time('restore', () => manager.migrate(height));
+    log(`restore: ${ms(restored.value.durationMs)}`);
+
+    // --- sync: replay the buffered blocks ----------------------------------------------
+    const acc: Record<string, number> = {};
+    timeMethod(manager.buffer, 'read', acc, 'bufferRead');
+    timeMethod(store.sc, 'commit', acc, 'scCommit');
+    timeMethod(store.ss, 'applyChangeset', acc, 'ssApply');
+    log(`sync: replaying ${blockCount} buffered blocks into SC and SS`);
+    const stamps: number[] = [];
+    const synced = await clock.time('sync', async () => {
+      const t0 = performance.now();
+      let resolveDone: () => void = () => {};
+      const done = new Promise<void>((r) => {
+        resolveDone = r;
+      });
+      const off = manager.onMigrated((v) => {
+        stamps.push(performance.now());
+        if (v >= last) resolveDone();
+      });
+      const running = manager.sync();
+      try {
+        await Promise.race([
+          done,
+          running.then(() => {
+            throw new Error(`sync stopped before version ${last}`);
+          }),
+        ]);
+      } finally {
+        off();
+      }
+      const elapsed = performance.now() - t0;
+      await manager.close();
+      await running;
+      return { elapsed, first: t0 };
+    });
+    const perBlock = stamps.map((t, i) => t - (i === 0 ? synced.value.first : stamps[i - 1]));
+    const syncMs = synced.value.elapsed;
+    const scAppHash = toHex((await store.sc.getCommitInfo(last)).appHash);
+    const other = syncMs - acc.bufferRead - acc.scCommit - acc.ssApply;
+    await store.close();
+    for (const db of opened.splice(0)) await db.close();
+    if (scAppHash !== v1AppHash)
+      throw new Error(`SC app hash ${scAppHash} at ${last} is not v1's ${v1AppHash}`);
+
+    const syncBlocksPerSec = perSec(blockCount, syncMs);
+    const chainBlocksPerSec = 1 / CHAIN_BLOCK_SECONDS;
+    log(`sync: ${syncBlocksPerSec.toFixed(1)} blocks/s`);
+    const targets = [target('sync blocks/s', syncBlocksPerSec, SYNC_TARGETS.blocksPerSec, 'higher')];
+    return {
+      scenario: 'sync',
+      date: new Date().toISOString(),
+      machine: machineInfo(loadStart),
+      git: gitInfo(),
+      params: { ...spec, blocks: blockCount, blockChanges, chainBlockSeconds: CHAIN_BLOCK_SECONDS },
+      fixture: {
+        key: fixture.key,
+        fromCache: !fixture.generated,
+        version: fixture.meta.latestVersion,
+        appHash: fixture.meta.appHash,
+      },
+      phases: {
+        commit: {
+          ...committed.timing,
+          commitLatency,
+          commitBlocksPerSec,
+          bufferWriteMs: committed.value.bufferWriteMs,
+        },
+        restore: {
+          ...restored.timing,
+          leaves: restored.value.leaves,
+          leavesPerSec: perSec(restored.value.leaves, restored.value.durationMs),
+        },
+        sync: {
+          ...synced.timing,
+          elapsedMs: syncMs,
+          blocks: stamps.length,
+          blocksPerSec: syncBlocksPerSec,
+          perBlock: summarizeLatencies(perBlock),
+          breakdownMs: {
+            bufferRead: acc.bufferRead,
+            scCommit: acc.scCommit,
+            ssApply: acc.ssApply,
+            other,
+          },
+          appHash: scAppHash,
+          appHashMatchesV1: true,
+        },
+      },
+      syncBlocksPerSec,
+      chainBlocksPerSec,
+      commitBlocksPerSec,
+      headroomOverChain: syncBlocksPerSec / chainBlocksPerSec,
+      headroomOverCommit: commitBlocksPerSec > 0 ? syncBlocksPerSec / commitBlocksPerSec : 0,
+      targets,
+      pass: targets.every((x) => x.pass),
+      totalMs: performance.now() - started,
+      marks: clock.marks,
+    };
+  } finally {
+    for (const db of opened) {
+      if (db.status === 'open') await db.close().catch(() => {});
+    }
+    await temp.removeAll();
+  }
+}
+
+export function syncRows(r: SyncBenchResult): TableRow[] {
+  const p = r.phases;
+  const t = r.targets[0];
+  const b = p.sync.breakdownMs;
+  return [
+    { metric: 'v1 leaves / stores', value: `${int(r.params.leaves)} / ${r.params.stores}` },
+    { metric: 'blocks x changes', value: `${r.params.blocks} x ${int(r.params.blockChanges)}` },
+    {
+      metric: 'sync replay into SC + SS',
+      value: `${r.syncBlocksPerSec.toFixed(1)} blocks/s`,
+      target: `≥ ${t.target}`,
+      pass: t.pass,
+    },
+    {
+      metric: '  per block p50 / p99',
+      value: `${p.sync.perBlock.p50.toFixed(1)} / ${p.sync.perBlock.p99.toFixed(1)} ms`,
+    },
+    {
+      metric: '  time in SC commit / SS apply / buffer read / other',
+      value: `${ms(b.scCommit)} / ${ms(b.ssApply)} / ${ms(b.bufferRead)} / ${ms(b.other)}`,
+    },
+    { metric: 'RootStore commit on v1 (no migration)', value: `${r.commitBlocksPerSec.toFixed(2)} blocks/s` },
+    {
+      metric: '  commit p50 / p99',
+      value: `${p.commit.commitLatency.p50.toFixed(1)} / ${p.commit.commitLatency.p99.toFixed(1)} ms`,
+    },
+    {
+      metric: `chain arrival (1 block / ${r.params.chainBlockSeconds} s)`,
+      value: `${r.chainBlocksPerSec} blocks/s`,
+    },
+    {
+      metric: 'headroom: sync ÷ chain / sync ÷ commit',
+      value: `${r.headroomOverChain.toFixed(0)}x / ${r.headroomOverCommit.toFixed(1)}x`,
+    },
+    {
+      metric: 'restore (migrate) before the sync',
+      value: `${ms(p.restore.elapsedMs)}, ${int(p.restore.leavesPerSec)} leaves/s`,
+    },
+    { metric: 'SC app hash equals v1 at the last block', value: p.sync.appHashMatchesV1 ? 'yes' : 'NO' },
+    {
+      metric: 'load average commit / restore / sync',
+      value: `${p.commit.loadAvg1m[0]} / ${p.restore.loadAvg1m[0]} / ${p.sync.loadAvg1m.join(' -> ')}`,
+    },
+    { metric: 'total', value: ms(r.totalMs) },
+  ];
+}
+
+export const syncScenario: Scenario<SyncBenchResult> = {
+  name: 'sync',
+  description: 'replay rate of buffered changesets into SC and SS, against the block arrival rate',
+  async run(opts): Promise<ScenarioOutput<SyncBenchResult>> {
+    const result = await runSyncBench({
+      leaves: opts.keys,
+      seed: opts.seed,
+      blocks: opts.blocks,
+      blockChanges: opts.blockChanges,
+      log: opts.log,
+    });
+    const header = headerLines('sync benchmark', result.date, result.machine, result.git);
+    return { result, pass: result.pass, text: `${header}\n\n${formatTable(syncRows(result))}` };
+  },
+};
