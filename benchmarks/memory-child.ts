@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { openV2 } from '../src/cli/open-v2.js';
 import { openDb } from '../src/db/open-db.js';
 import { toHex } from '../src/encoding/bytes.js';
@@ -21,13 +22,28 @@ export interface MemorySample {
   /** Memory of Buffers and ArrayBuffers outside the V8 heap (included in rss). */
   external: number;
   arrayBuffers: number;
+  /**
+   * Linux /proc/self/status: anonymous memory (heap, malloc, LevelDB caches and memtables)
+   * and file-backed pages (LevelDB maps its table files, so pages it reads count in rss).
+   * 0 elsewhere.
+   */
+  rssAnon: number;
+  rssFile: number;
 }
 
 export interface MemoryChildReport {
   /** process.resourceUsage().maxRSS in bytes: the kernel's high-water mark of the process. */
   maxRssBytes: number;
   /** The highest of each figure over the 100 ms samples. */
-  peak: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  peak: {
+    rss: number;
+    heapTotal: number;
+    heapUsed: number;
+    external: number;
+    arrayBuffers: number;
+    rssAnon: number;
+    rssFile: number;
+  };
   /** The sample with the highest rss. */
   peakSample: MemorySample;
   /** RSS at milestones: after start-up, after opening v1 and v2, at the end of migrate(). */
@@ -43,8 +59,20 @@ export interface MemoryChildReport {
   heapSizeLimit: number;
 }
 
+function procStatus(): { rssAnon: number; rssFile: number } {
+  try {
+    const text = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
+  } catch {
+    return { rssAnon: 0, rssFile: 0 };
+  }
+}
+
 function sample(t0: number): MemorySample {
   const m = process.memoryUsage();
+  const p = procStatus();
   return {
     t: Math.round(performance.now() - t0),
     rss: m.rss,
@@ -52,6 +80,8 @@ function sample(t0: number): MemorySample {
     heapUsed: m.heapUsed,
     external: m.external,
     arrayBuffers: m.arrayBuffers,
+    rssAnon: p.rssAnon,
+    rssFile: p.rssFile,
   };
 }
 
@@ -61,7 +91,7 @@ async function main(): Promise<void> {
     throw new Error('usage: memory-child.js <v1 dir> <v2 dir>');
   }
   const t0 = performance.now();
-  const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0, rssAnon: 0, rssFile: 0 };
   let peakSample = sample(t0);
   const timeline: MemorySample[] = [];
   let samples = 0;
@@ -74,6 +104,8 @@ async function main(): Promise<void> {
     peak.heapUsed = Math.max(peak.heapUsed, s.heapUsed);
     peak.external = Math.max(peak.external, s.external);
     peak.arrayBuffers = Math.max(peak.arrayBuffers, s.arrayBuffers);
+    peak.rssAnon = Math.max(peak.rssAnon, s.rssAnon);
+    peak.rssFile = Math.max(peak.rssFile, s.rssFile);
     if (s.rss >= peakSample.rss) peakSample = s;
     if (s.t - lastKept >= 1000) {
       timeline.push(s);

@@ -57,6 +57,9 @@ export interface MemoryBenchResult {
     peakRssBytes: number[];
     /** Peak RSS of the larger run over the smaller one's. */
     growth: number;
+    /** Peak anonymous RSS (no file-backed pages: LevelDB maps the table files it reads), bytes. */
+    peakRssAnonBytes: number[];
+    growthAnon: number;
   };
   targets: TargetCheck[];
   pass: boolean;
@@ -175,7 +178,12 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
       sampleEveryMs: 100,
     },
     runs,
-    summary: { peakRssBytes: peaks, growth },
+    summary: {
+      peakRssBytes: peaks,
+      growth,
+      peakRssAnonBytes: runs.map((r) => r.child.peak.rssAnon),
+      growthAnon: runs[1].child.peak.rssAnon / runs[0].child.peak.rssAnon,
+    },
     targets,
     pass: targets.every((x) => x.pass),
     totalMs: performance.now() - started,
@@ -199,6 +207,10 @@ export function memoryRows(r: MemoryBenchResult): TableRow[] {
         value: `${mib(c.peak.rss)} / ${mib(c.peak.heapTotal)} / ${mib(c.peak.heapUsed)} / ${mib(c.peak.external)}`,
       },
       {
+        metric: '  sampled peak RssAnon / RssFile (mapped files)',
+        value: `${mib(c.peak.rssAnon)} / ${mib(c.peak.rssFile)}`,
+      },
+      {
         metric: '  rss at start / opened / migrated',
         value: `${mib(c.milestones.start)} / ${mib(c.milestones.opened)} / ${mib(c.milestones.migrated)}`,
       },
@@ -213,6 +225,7 @@ export function memoryRows(r: MemoryBenchResult): TableRow[] {
     target: `≤ ${g.target}x`,
     pass: g.pass,
   });
+  rows.push({ metric: '  the same for RssAnon (no target)', value: `${r.summary.growthAnon.toFixed(3)}x` });
   rows.push({ metric: 'total', value: ms(r.totalMs) });
   return rows;
 }

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ClassicLevel } from 'classic-level';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { generateSyntheticState, type SyntheticStateProgress } from '../../src/v1/synthetic-state.js';
@@ -10,9 +11,38 @@ import { dirSize } from './fs-util.js';
 /**
  * Child process of `ensureFixture` (lib/fixture.ts):
  *   node dist-bench/benchmarks/lib/fixture-gen.js '<FixtureSpec JSON>' <out dir>
- * writes `<out dir>/application.db` with generateSyntheticState, then `<out dir>/meta.json`.
+ * writes `<out dir>/application.db` with generateSyntheticState, settles it (settleDb), then
+ * writes `<out dir>/meta.json`.
  */
+
+/**
+ * Brings a freshly generated database into the shape a long-running node's has. Version 1
+ * is one huge batch; LevelDB still holds it in its log when the generator closes the
+ * database (closing abandons the memtable flush), so every later open would replay
+ * gigabytes of log into a memtable, using that much native memory and then compacting one
+ * giant level-0 table in the background of the measurement. Opening once writes the log
+ * out as a table; compacting the whole key range leaves ordinary 16 MB tables in the levels.
+ */
+export async function settleDb(path: string): Promise<number> {
+  const t = performance.now();
+  const db = (await openDb(path, { createIfMissing: false })) as unknown as ClassicLevel<
+    Uint8Array,
+    Uint8Array
+  >;
+  try {
+    await db.compactRange(Uint8Array.of(0x00), new Uint8Array(64).fill(0xff));
+  } finally {
+    await db.close();
+  }
+  return performance.now() - t;
+}
 async function main(): Promise<void> {
+  if (process.argv[2] === '--settle') {
+    // Settles an existing database: node fixture-gen.js --settle <db dir>
+    const ms = await settleDb(process.argv[3] ?? '');
+    console.error(`[fixture] settled ${process.argv[3]} in ${(ms / 1000).toFixed(1)} s`);
+    return;
+  }
   const spec = JSON.parse(process.argv[2] ?? '') as FixtureSpec;
   const out = process.argv[3];
   if (out === undefined) throw new Error('usage: fixture-gen.js <spec json> <out dir>');
@@ -39,6 +69,8 @@ async function main(): Promise<void> {
     );
     const generateMs = performance.now() - started;
     await db.close();
+    console.error('[fixture] settling the database (reopen, compact the whole range)');
+    const settleMs = await settleDb(dbPath);
     meta = {
       spec,
       latestVersion: stats.lastCommit.version,
@@ -50,6 +82,8 @@ async function main(): Promise<void> {
       deleted: stats.deleted,
       valueBytes: stats.valueBytes,
       generateMs,
+      settled: true,
+      settleMs,
       generatorSha256: generatorSha256(),
       createdAt: new Date().toISOString(),
       node: process.version,

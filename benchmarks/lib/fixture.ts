@@ -37,6 +37,9 @@ export interface FixtureMeta {
   valueBytes: number;
   /** Time the generation took, in its own process. */
   generateMs: number;
+  /** Reopened and compacted after generation (lib/fixture-gen.ts settleDb); older fixtures are regenerated. */
+  settled: boolean;
+  settleMs: number;
   /** sha256 of src/v1/synthetic-state.ts when the fixture was made. */
   generatorSha256: string;
   createdAt: string;
@@ -78,7 +81,9 @@ export function generatorSha256(): string {
 async function readMeta(dir: string): Promise<FixtureMeta | undefined> {
   const metaPath = join(dir, 'meta.json');
   if (!existsSync(metaPath) || !existsSync(join(dir, 'application.db'))) return undefined;
-  return JSON.parse(await readFile(metaPath, 'utf8')) as FixtureMeta;
+  const meta = JSON.parse(await readFile(metaPath, 'utf8')) as FixtureMeta;
+  // Made before fixtures were settled: its log would be replayed on every open.
+  return meta.settled === true ? meta : undefined;
 }
 
 /**
@@ -92,6 +97,12 @@ export async function ensureFixture(spec: FixtureSpec, log: (line: string) => vo
   const key = fixtureKey(spec);
   const dir = join(cacheRoot(), key);
   const cached = await readMeta(dir);
+  if (cached === undefined && existsSync(dir)) {
+    log(`fixture ${key} in the cache is incomplete or unsettled; generating it again`);
+    const stale = join(cacheRoot(), `.stale-${key}-${process.pid}-${Date.now()}`);
+    await rename(dir, stale);
+    await removeDir(stale);
+  }
   if (cached !== undefined) {
     const sha = generatorSha256();
     if (sha !== 'unknown' && cached.generatorSha256 !== sha) {
