@@ -1,4 +1,4 @@
-import { asyncScheduler, type Observable, Subject, throttleTime } from 'rxjs';
+import { type Observable, Subject } from 'rxjs';
 
 export type MigrationPhase = 'idle' | 'restoring' | 'syncing' | 'waiting-switch' | 'switched' | 'failed';
 
@@ -21,8 +21,12 @@ export interface MigrationProgress {
 }
 
 const WINDOW_MS = 5000;
+const THROTTLE_MS = 250;
 
-/** Counts work, computes a smoothed rate and ETA, and emits throttled snapshots. */
+/**
+ * Counts work, computes a smoothed rate and ETA, and emits throttled snapshots.
+ * A phase change is always emitted at once, so a short phase is never hidden by the throttle.
+ */
 export class ProgressTracker {
   readonly #subject = new Subject<MigrationProgress>();
   readonly progress$: Observable<MigrationProgress>;
@@ -39,9 +43,12 @@ export class ProgressTracker {
     targetVersion: 0,
   };
   #samples: Array<[number, number]> = [];
+  #lastEmitAt = -Infinity;
+  #lastEmittedPhase: MigrationPhase | undefined;
+  #trailing: NodeJS.Timeout | undefined;
 
   constructor() {
-    this.progress$ = this.#subject.pipe(throttleTime(250, asyncScheduler, { leading: true, trailing: true }));
+    this.progress$ = this.#subject.asObservable();
   }
 
   get current(): MigrationProgress {
@@ -65,10 +72,26 @@ export class ProgressTracker {
         : this.#state.leavesTotal - this.#state.leavesDone;
     this.#state.rate = rate;
     this.#state.etaSeconds = rate > 0 && left >= 0 ? left / rate : left === 0 ? 0 : undefined;
+    if (this.#state.phase !== this.#lastEmittedPhase || now - this.#lastEmitAt >= THROTTLE_MS) {
+      this.#emit();
+    } else if (this.#trailing === undefined) {
+      this.#trailing = setTimeout(() => this.#emit(), THROTTLE_MS - (now - this.#lastEmitAt));
+      // Progress alone must not keep a process alive.
+      this.#trailing.unref();
+    }
+  }
+
+  #emit(): void {
+    if (this.#trailing !== undefined) clearTimeout(this.#trailing);
+    this.#trailing = undefined;
+    this.#lastEmitAt = performance.now();
+    this.#lastEmittedPhase = this.#state.phase;
     this.#subject.next({ ...this.#state });
   }
 
   complete(): void {
+    // The last state is never lost to the throttle.
+    if (this.#trailing !== undefined) this.#emit();
     this.#subject.complete();
   }
 }
