@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { openV2 } from '../src/cli/open-v2.js';
-import { openDb } from '../src/db/open-db.js';
+import { openV2, SS_PREFIX, type V2Parts } from '../src/cli/open-v2.js';
+import { KvDb } from '../src/db/kv-db.js';
+import { type OpenDbOptions, openDb } from '../src/db/open-db.js';
 import { toHex } from '../src/encoding/bytes.js';
+import { MigrationManager } from '../src/migration/migration-manager.js';
+import { SnapshotsManager } from '../src/snapshots/snapshots-manager.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
+import { StateCommitment } from '../src/v2/commitment/state-commitment.js';
+import { StateStorage } from '../src/v2/storage/state-storage.js';
 
 /**
  * Child process of the `memory` scenario:
@@ -10,7 +15,34 @@ import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
  * migrates v1 at its latest height into a new v2 directory exactly as `store-migrate
  * migrate` does (MultiStoreV1 read-only, openV2, manager.migrate), sampling memory every
  * 100 ms, and prints one JSON document (MemoryChildReport) on stdout.
+ *
+ * For experiments only: BENCH_LEVELDB='{"cacheSize":...,"writeBufferSize":...}' opens both
+ * databases with those openDb options instead of the library's defaults (v2 is then put
+ * together as openV2 does it, with the other options). The `memory` scenario never sets it.
  */
+
+function experimentDbOptions(): OpenDbOptions | undefined {
+  const raw = process.env.BENCH_LEVELDB;
+  return raw === undefined || raw === '' ? undefined : (JSON.parse(raw) as OpenDbOptions);
+}
+
+/** openV2 with custom openDb options (an experiment); same parts, same order. */
+async function openV2With(path: string, v1: MultiStoreV1, dbOptions: OpenDbOptions): Promise<V2Parts> {
+  const db = await openDb(path, { ...dbOptions, createIfMissing: true });
+  const kv = new KvDb(db);
+  const sc = await StateCommitment.open(kv);
+  const ss = new StateStorage(kv, { prefix: SS_PREFIX });
+  await ss.open();
+  const manager = new MigrationManager({
+    db: kv,
+    snapshots: new SnapshotsManager(v1),
+    stateStorage: ss,
+    stateCommitment: sc,
+  });
+  await manager.open();
+  await manager.verifySource();
+  return { db, sc, ss, manager };
+}
 
 export interface MemorySample {
   /** Milliseconds since the child started. */
@@ -57,6 +89,8 @@ export interface MemoryChildReport {
   appHash: string;
   height: number;
   heapSizeLimit: number;
+  /** BENCH_LEVELDB, when an experiment set it. */
+  experimentDbOptions: OpenDbOptions | null;
 }
 
 function procStatus(): { rssAnon: number; rssFile: number } {
@@ -116,11 +150,13 @@ async function main(): Promise<void> {
   const timer = setInterval(take, 100);
   const milestones: Record<string, number> = { start: take().rss };
 
-  const v1Db = await openDb(v1Path, { createIfMissing: false });
+  const dbOptions = experimentDbOptions();
+  const v1Db = await openDb(v1Path, { ...dbOptions, createIfMissing: false });
   try {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
     const height = v1.latestVersion;
-    const parts = await openV2(v2Path, v1);
+    const parts =
+      dbOptions === undefined ? await openV2(v2Path, v1) : await openV2With(v2Path, v1, dbOptions);
     milestones.opened = take().rss;
     let result: Awaited<ReturnType<typeof parts.manager.migrate>>;
     try {
@@ -146,6 +182,7 @@ async function main(): Promise<void> {
       appHash: result.appHash === undefined ? '' : toHex(result.appHash),
       height,
       heapSizeLimit: heap_size_limit,
+      experimentDbOptions: dbOptions ?? null,
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {
