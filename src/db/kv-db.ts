@@ -1,4 +1,5 @@
 import type { AbstractLevel } from 'abstract-level';
+import { arenaAlloc } from '../encoding/byte-arena.js';
 import { concatBytes, EMPTY, prefixEnd, toPlainBytes } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 
@@ -41,6 +42,19 @@ export class KvDb {
 
   key(k: Uint8Array): Uint8Array {
     return this.prefix.length === 0 ? k : concatBytes(this.prefix, k);
+  }
+
+  /**
+   * The full key of `tag` + `body` in this view, in one allocation from the arena: only for
+   * keys that go straight into a write batch (tree nodes written by the thousand).
+   */
+  batchKey(tag: number, body: Uint8Array): Uint8Array {
+    const p = this.prefix;
+    const out = arenaAlloc(p.length + 1 + body.length);
+    out.set(p, 0);
+    out[p.length] = tag;
+    out.set(body, p.length + 1);
+    return out;
   }
 
   get supportsGetSync(): boolean {

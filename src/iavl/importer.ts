@@ -171,9 +171,8 @@ export class Importer {
 
   #write(n: Node): void {
     const kv = this.#tree.kv;
-    if (this.#tree.layout === 'legacy')
-      this.#batch.put(kv.key(concatBytes(new Uint8Array([N]), n.ref!)), encodeLegacyNode(n));
-    else this.#batch.put(kv.key(concatBytes(new Uint8Array([S]), n.ref!)), encodeNodeKeyNode(n));
+    if (this.#tree.layout === 'legacy') this.#batch.put(kv.batchKey(N, n.ref!), encodeLegacyNode(n));
+    else this.#batch.put(kv.batchKey(S, n.ref!), encodeNodeKeyNode(n));
   }
 
   /** Writes the pending batch (with the checkpoint, when one is configured). */

@@ -74,7 +74,7 @@ export class LegacyNodeDb extends NodeDb {
           n.rightRef = n.right ? n.right.hash : n.rightRef;
         }
         n.ref = n.hash;
-        batch.put(this.kv.key(nodeKey(n.hash!)), encodeLegacyNode(n));
+        batch.put(this.kv.batchKey(N, n.hash!), encodeLegacyNode(n));
         // Saved nodes keep only references; the cache serves them from now on.
         n.left = undefined;
         n.right = undefined;

@@ -1,6 +1,8 @@
 import { ByteReader } from '../encoding/byte-reader.js';
-import { ByteWriter, readU32be, readU64be, writeU32be, writeU64be } from '../encoding/byte-writer.js';
+import { arenaAlloc } from '../encoding/byte-arena.js';
+import { readU32be, readU64be, writeU32be, writeU64be } from '../encoding/byte-writer.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
+import { putUvarint, uvarintSize, zigzag } from '../encoding/varint.js';
 import { StoreMigrateError } from '../errors.js';
 import { Node } from './node.js';
 import { innerHash, leafHash } from './node-hash.js';
@@ -36,11 +38,28 @@ function checkShape(ref: Uint8Array, height: number, size: number): void {
 
 /** Legacy layout value: varint(height) varint(size) varint(version) bytes(key), then bytes(value) or bytes(left) bytes(right). */
 export function encodeLegacyNode(n: Node): Uint8Array {
-  const w = new ByteWriter(32 + n.key.length + (n.value?.length ?? 2 * HASH_SIZE));
-  w.varint(n.height).varint(n.size).varint(n.version).bytes(n.key);
-  if (n.height === 0) w.bytes(n.value!);
-  else w.bytes(n.leftRef!).bytes(n.rightRef!);
-  return w.finish();
+  const h = zigzag(n.height);
+  const sz = zigzag(n.size);
+  const v = zigzag(n.version);
+  const key = n.key;
+  let len = uvarintSize(h) + uvarintSize(sz) + uvarintSize(v) + uvarintSize(key.length) + key.length;
+  if (n.height === 0) len += uvarintSize(n.value!.length) + n.value!.length;
+  else len += uvarintSize(n.leftRef!.length) + n.leftRef!.length + uvarintSize(n.rightRef!.length) + n.rightRef!.length;
+  // Sized exactly and carved from the arena: these bytes only go into a write batch.
+  const out = arenaAlloc(len);
+  let o = putUvarint(out, 0, h);
+  o = putUvarint(out, o, sz);
+  o = putUvarint(out, o, v);
+  o = putBytes(out, o, key);
+  if (n.height === 0) putBytes(out, o, n.value!);
+  else putBytes(out, putBytes(out, o, n.leftRef!), n.rightRef!);
+  return out;
+}
+
+function putBytes(out: Uint8Array, o: number, b: Uint8Array): number {
+  o = putUvarint(out, o, b.length);
+  out.set(b, o);
+  return o + b.length;
 }
 
 /**
@@ -98,9 +117,14 @@ export function decodeLegacyNode(hash: Uint8Array, buf: Uint8Array, verify = tru
   return node;
 }
 
-function writeChildRef(w: ByteWriter, ref: Uint8Array): void {
-  if (ref.length === HASH_SIZE) w.bytes(ref);
-  else w.varint(readU64be(ref, 0)).varint(readU32be(ref, 8));
+function childRefSize(ref: Uint8Array): number {
+  if (ref.length === HASH_SIZE) return 1 + HASH_SIZE;
+  return uvarintSize(zigzag(readU64be(ref, 0))) + uvarintSize(zigzag(readU32be(ref, 8)));
+}
+
+function putChildRef(out: Uint8Array, o: number, ref: Uint8Array): number {
+  if (ref.length === HASH_SIZE) return putBytes(out, o, ref);
+  return putUvarint(out, putUvarint(out, o, zigzag(readU64be(ref, 0))), zigzag(readU32be(ref, 8)));
 }
 
 /**
@@ -109,20 +133,33 @@ function writeChildRef(w: ByteWriter, ref: Uint8Array): void {
  * varint(nonce), or bytes(hash) when its mode bit marks it legacy).
  */
 export function encodeNodeKeyNode(n: Node): Uint8Array {
-  const w = new ByteWriter(48 + n.key.length + (n.value?.length ?? HASH_SIZE + 40));
-  w.varint(n.height).varint(n.size).bytes(n.key);
+  const h = zigzag(n.height);
+  const sz = zigzag(n.size);
+  const key = n.key;
+  let len = uvarintSize(h) + uvarintSize(sz) + uvarintSize(key.length) + key.length;
+  let mode = 0;
   if (n.height === 0) {
-    w.bytes(n.value!);
+    len += uvarintSize(n.value!.length) + n.value!.length;
   } else {
     const l = n.leftRef!;
     const r = n.rightRef!;
-    const mode =
-      (l.length === HASH_SIZE ? MODE_LEGACY_LEFT : 0) | (r.length === HASH_SIZE ? MODE_LEGACY_RIGHT : 0);
-    w.bytes(n.hash!).varint(mode);
-    writeChildRef(w, l);
-    writeChildRef(w, r);
+    mode = (l.length === HASH_SIZE ? MODE_LEGACY_LEFT : 0) | (r.length === HASH_SIZE ? MODE_LEGACY_RIGHT : 0);
+    len += 1 + n.hash!.length + uvarintSize(zigzag(mode)) + childRefSize(l) + childRefSize(r);
   }
-  return w.finish();
+  // Sized exactly and carved from the arena: these bytes only go into a write batch.
+  const out = arenaAlloc(len);
+  let o = putUvarint(out, 0, h);
+  o = putUvarint(out, o, sz);
+  o = putBytes(out, o, key);
+  if (n.height === 0) {
+    putBytes(out, o, n.value!);
+  } else {
+    o = putBytes(out, o, n.hash!);
+    o = putUvarint(out, o, zigzag(mode));
+    o = putChildRef(out, o, n.leftRef!);
+    putChildRef(out, o, n.rightRef!);
+  }
+  return out;
 }
 
 export function nodeKeyBytes(version: number, nonce: number): Uint8Array {

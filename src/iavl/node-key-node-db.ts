@@ -138,7 +138,7 @@ export class NodeKeyNodeDb extends NodeDb {
         n.left = undefined;
         n.right = undefined;
       }
-      batch.put(this.kv.key(sKey(n.ref!)), encodeNodeKeyNode(n));
+      batch.put(this.kv.batchKey(S, n.ref!), encodeNodeKeyNode(n));
       this.cache.set(refKey(n.ref!), n);
     }
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
 import { KvDb, type LevelDatabase } from '../../src/db/kv-db.js';
+import { arenaAlloc } from '../../src/encoding/byte-arena.js';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex, utf8 } from '../../src/encoding/bytes.js';
 import { StoreMigrateError } from '../../src/errors.js';
@@ -15,6 +16,33 @@ const backends: Array<[string, () => Promise<LevelDatabase>]> = [
 ];
 
 describe.each(backends)('KvDb on %s', (_name, open) => {
+  it('writes batch keys and values that are views into shared arena chunks', async () => {
+    const db = await open();
+    const kv = new KvDb(db, utf8('p/'));
+    const batch = kv.batch();
+    const expected = new Map<string, string>();
+    // Enough to span several 256 KiB chunks, plus one value too large for the arena.
+    for (let i = 0; i < 5000; i++) {
+      const body = utf8(`key-${i}`);
+      const k = kv.batchKey(0x6e, body);
+      const value = arenaAlloc(i === 4999 ? 20_000 : 60 + (i % 100));
+      value.fill(i % 251);
+      batch.put(k, value);
+      expected.set(toHex(body), toHex(value));
+    }
+    // Small arrays really do share one backing store.
+    const a = arenaAlloc(8);
+    const b = arenaAlloc(8);
+    expect(a.buffer).toBe(b.buffer);
+    await batch.write();
+    for (const [bodyHex, valueHex] of expected) {
+      const body = Buffer.from(bodyHex, 'hex');
+      const got = kv.getSync(new Uint8Array([0x6e, ...body]));
+      expect(got && toHex(got)).toBe(valueHex);
+    }
+    await db.close();
+  });
+
   it('isolates prefixes and returns plain Uint8Arrays', async () => {
     const db = await open();
     const a = new KvDb(db, utf8('a/'));
