@@ -5,6 +5,8 @@ export interface GlobalOptions {
   json?: boolean;
   progress?: boolean;
   verbose?: boolean;
+  /** `--log-file <path>`: logs go to this file (appended) instead of stderr. */
+  logFile?: string;
 }
 
 export const EXIT_OK = 0;

@@ -31,7 +31,7 @@ export async function runDemo(opts: CommandOptions): Promise<number> {
   let summary: DemoSummary;
   try {
     summary = await runDemoNode(
-      { ...options, logger: displayLogger(opts.verbose, display) },
+      { ...options, logger: displayLogger(opts, display) },
       {
         log,
         onGenerate: (p: SyntheticStateProgress) => {

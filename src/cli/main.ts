@@ -6,6 +6,7 @@ import { runDemo } from './demo.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
 import { runMigrate } from './migrate.js';
+import { checkLogFile } from './options.js';
 import { runServe } from './serve.js';
 import { runStatus } from './status.js';
 import { runVerify } from './verify.js';
@@ -123,8 +124,11 @@ export function buildProgram(onExit: (code: number) => void = () => {}): Command
     cmd
       .option('--json', 'print one JSON document with the result on stdout')
       .option('--no-progress', 'no progress bar or periodic progress lines')
-      .option('--verbose', 'debug logs and stack traces');
+      .option('--verbose', 'debug logs and stack traces')
+      .option('--log-file <path>', 'append logs (pino JSON) to this file instead of stderr');
     cmd.action(async (opts: Record<string, unknown> & GlobalOptions) => {
+      // Every command checks the log file first, so a bad path fails before any work starts.
+      checkLogFile(opts, spec.name);
       onExit(spec.run ? await spec.run(opts) : notBuilt(spec.name));
     });
   }

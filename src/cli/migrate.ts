@@ -14,13 +14,13 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
   const version = intOption(opts, 'migrate', 'version', '--version');
   const history = intOption(opts, 'migrate', 'history', '--history');
   const throttle = intOption(opts, 'migrate', 'throttle', '--throttle');
-  // Bars on a terminal, plain lines elsewhere; --verbose logs print above the bars.
+  // Bars on a terminal, plain lines elsewhere; --verbose logs print above the bars (or go to --log-file).
   const progress = new MigrationProgressDisplay({
     label: 'migrate',
     enabled: opts.progress !== false,
     sync: false,
   });
-  const logger = displayLogger(opts.verbose, progress);
+  const logger = displayLogger(opts, progress);
   const v1Db = await openExistingV1(v1Path);
   return withDatabase(v1Db, async () => {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });

@@ -1,9 +1,10 @@
 import cliProgress from 'cli-progress';
-import { pino } from 'pino';
 import type { Observable, Subscription } from 'rxjs';
-import { type Logger, silentLogger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import type { MigrationProgress } from '../migration/progress.js';
 import type { RootStoreEvent } from '../v2/root/root-store.js';
+import type { GlobalOptions } from './cli-context.js';
+import { commandLogger } from './options.js';
 import { formatCount, formatDuration, ProgressLine } from './progress-line.js';
 
 /** The line of each migration phase bar on a terminal. */
@@ -288,10 +289,10 @@ export function formatEta(seconds: number | undefined): string {
 }
 
 /**
- * The command's logger: with --verbose, debug logs (pino JSON lines) through the display, so
- * they print above the bars; otherwise none.
+ * The command's logger (see commandLogger): with --log-file, to the file; otherwise with
+ * --verbose, debug logs (pino JSON lines) through the display, so they print above the bars;
+ * otherwise none.
  */
-export function displayLogger(verbose: boolean | undefined, display: MigrationProgressDisplay): Logger {
-  if (!verbose) return silentLogger;
-  return pino({ level: 'debug', base: undefined }, { write: (line: string) => display.log(line) });
+export function displayLogger(opts: GlobalOptions, display: MigrationProgressDisplay): Logger {
+  return commandLogger(opts, { write: (line: string) => display.log(line) });
 }

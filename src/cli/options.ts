@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type LevelWithSilent, pino } from 'pino';
 import type { LevelDatabase } from '../db/kv-db.js';
 import { openDb } from '../db/open-db.js';
 import { StoreMigrateError } from '../errors.js';
@@ -41,9 +42,60 @@ export function intOption(
   return n;
 }
 
-/** Debug logs on stderr with --verbose; nothing otherwise (stdout carries results). */
-export function commandLogger(opts: GlobalOptions): Logger {
-  return opts.verbose ? createLogger({ level: 'debug' }) : silentLogger;
+/**
+ * Checks `--log-file` before a command starts: the file is opened for appending (and created
+ * if absent) and closed again. A path that cannot be written (a directory, a missing parent
+ * directory, no permission) is a usage error naming the path. Parent directories are never
+ * created: a typo in the path should fail, not log somewhere unexpected.
+ */
+export function checkLogFile(opts: GlobalOptions, command: string): void {
+  const path = opts.logFile;
+  if (path === undefined) return;
+  if (typeof path !== 'string' || path.length === 0) throw usage(command, '--log-file must be a file path');
+  try {
+    closeSync(openSync(path, 'a'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? `the directory ${dirname(path)} does not exist`
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'ENOTDIR'
+            ? 'a parent in the path is not a directory'
+            : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+              ? 'permission denied'
+              : ((err as Error).message ?? String(err));
+    throw usage(command, `cannot write the log file ${path}: ${why}`);
+  }
+}
+
+export interface CommandLoggerOptions {
+  /**
+   * Without --log-file, where log lines go instead of stderr: a progress display's log(), so
+   * they print above its bars.
+   */
+  write?: (line: string) => void;
+  /** The level without --verbose and without --log-file. Default 'silent'; serve logs at 'info'. */
+  quietLevel?: LevelWithSilent;
+}
+
+/**
+ * The one place a command gets its logger (pino JSON lines; stdout carries results, so
+ * never stdout):
+ * - with `--log-file PATH`: appended to PATH, at info level (debug with --verbose), written
+ *   synchronously so nothing is lost when the process exits;
+ * - otherwise on stderr (or through `write`), at debug level with --verbose and at
+ *   `quietLevel` (by default nothing) without.
+ * main.ts has checked the path already (checkLogFile).
+ */
+export function commandLogger(opts: GlobalOptions, options: CommandLoggerOptions = {}): Logger {
+  if (opts.logFile !== undefined)
+    return createLogger({ level: opts.verbose ? 'debug' : 'info', file: opts.logFile });
+  const level = opts.verbose ? 'debug' : (options.quietLevel ?? 'silent');
+  if (level === 'silent') return silentLogger;
+  if (options.write) return pino({ level, base: undefined }, { write: options.write });
+  return createLogger({ level });
 }
 
 /** What a `--v1` path holds before anything opens it. */

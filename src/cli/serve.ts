@@ -1,12 +1,12 @@
 import { createServer } from 'node:net';
 import { StoreMigrateError } from '../errors.js';
-import { createLogger, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { statusDocument } from '../rpc/methods.js';
 import { type RpcServer, startRpcServer } from '../rpc/rpc-server.js';
 import { openNodeHome } from '../v2/root/node-home.js';
 import { RootStore } from '../v2/root/root-store.js';
 import { EXIT_OK, printResult } from './cli-context.js';
-import { type CommandOptions, intOption, requiredOption } from './options.js';
+import { type CommandOptions, commandLogger, intOption, requiredOption } from './options.js';
 
 /** The default RPC port: clear of CometBFT (26657), the Cosmos REST API (1317) and gRPC (9090). */
 export const DEFAULT_SERVE_PORT = 8547;
@@ -22,8 +22,9 @@ function usage(message: string): StoreMigrateError {
  * `serve --home DIR [--host H] [--port P] [--throttle N]`: opens a node home as a node does on
  * startup (the background migration starts or resumes if v2 is behind v1, and the store
  * switches once it has caught up), serves JSON-RPC until SIGINT or SIGTERM, then closes
- * cleanly. Logs (pino JSON) go to stderr; stdout gets one line with the URL and, at the end,
- * a summary (one JSON document with --json, and then no URL line).
+ * cleanly. Logs (pino JSON, the RPC server's included) go to stderr, or to the file of
+ * --log-file; stdout gets one line with the URL and, at the end, a summary (one JSON document
+ * with --json, and then no URL line).
  */
 export async function runServe(opts: CommandOptions): Promise<number> {
   const home = requiredOption(opts, 'serve', 'home', '--home <dir>');
@@ -32,7 +33,7 @@ export async function runServe(opts: CommandOptions): Promise<number> {
   const port = intOption(opts, 'serve', 'port', '--port', 0) ?? DEFAULT_SERVE_PORT;
   if (port > 65535) throw usage(`--port must be at most 65535, not ${port}`);
   const throttle = intOption(opts, 'serve', 'throttle', '--throttle');
-  const logger = createLogger({ level: opts.verbose ? 'debug' : 'info' });
+  const logger = commandLogger(opts, { quietLevel: 'info' });
 
   // Before touching the home: a port that is taken must not leave a half-started migration behind.
   await assertPortFree(host, port);

@@ -191,8 +191,8 @@ describe('migration progress display', () => {
   it('routes --verbose logs through the display', () => {
     const { stream, text } = fakeStream(false);
     const display = new MigrationProgressDisplay({ label: 'migrate', enabled: true, stream });
-    displayLogger(true, display).info({ version: 3 }, 'restore starting');
-    displayLogger(false, display).info('dropped');
+    displayLogger({ verbose: true }, display).info({ version: 3 }, 'restore starting');
+    displayLogger({ verbose: false }, display).info('dropped');
     const lines = text().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0])).toMatchObject({ level: 30, version: 3, msg: 'restore starting' });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -134,6 +134,28 @@ describe('serve', () => {
       latestVersion: 4,
       switchedAtVersion: 4,
     });
+  });
+
+  it('with --log-file, its logs and the RPC server logs go to the file, and stderr stays empty', async () => {
+    const home = await makeHome();
+    const logFile = join(tempDir('serve-log'), 'serve.log');
+    const s = await serve(['--home', home, '--port', '0', '--verbose', '--log-file', logFile]);
+    await waitForSwitch(s.url);
+    expect((await fetch(`${s.url}/health`)).status).toBe(200);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).toBe('');
+    expect(s.stdout()).toMatch(/^listening on /);
+    const lines = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const msgs = lines.map((l) => l.msg);
+    expect(msgs).toContain('serving');
+    expect(msgs).toContain('switched to store v2');
+    expect(msgs.at(-1)).toBe('stopped');
+    // Fastify's request log (--verbose), through the same logger.
+    expect(lines.find((l) => l.msg === 'incoming request')).toMatchObject({ component: 'rpc', level: 30 });
   });
 
   it('a port in use: one clear error line, exit 2, and the home left untouched', async () => {
