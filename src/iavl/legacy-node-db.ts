@@ -3,7 +3,6 @@ import { readU64be, u64be } from '../encoding/byte-writer.js';
 import { concatBytes } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
-import { refKey } from './node-cache.js';
 import { decodeLegacyNode, encodeLegacyNode, HASH_SIZE } from './node-codec.js';
 import { NodeDb, newNodesPostOrder } from './node-db.js';
 
@@ -78,7 +77,7 @@ export class LegacyNodeDb extends NodeDb {
         // Saved nodes keep only references; the cache serves them from now on.
         n.left = undefined;
         n.right = undefined;
-        this.cache.set(refKey(n.ref!), n);
+        this.cache.set(n);
       }
     }
     for (const o of orphans) {

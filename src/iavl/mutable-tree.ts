@@ -280,7 +280,8 @@ export class MutableTree {
   }
 
   #orphan(n: Node): void {
-    if (n.ref !== undefined) this.#orphans.set(refKey(n.ref), n);
+    // Only the legacy layout records orphans; node-key pruning walks the trees instead.
+    if (n.ref !== undefined && this.ndb.layout === 'legacy') this.#orphans.set(refKey(n.ref), n);
   }
 
   /**

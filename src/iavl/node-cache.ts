@@ -4,32 +4,41 @@ import type { Node } from './node.js';
  * A node cache bounded in bytes. Two generations instead of a strict LRU: a hit in the old
  * generation is promoted, and when the young one fills up the old one is dropped whole.
  * That keeps every operation O(1) without relinking on each hit.
+ *
+ * Keys are numbers folded from the node reference, so a lookup allocates nothing; a hit is
+ * checked against the node's full reference, so two references that fold alike only miss.
  */
 export class NodeCache {
   readonly #maxBytes: number;
-  #young = new Map<string, Node>();
-  #old = new Map<string, Node>();
+  #young = new Map<number, Node>();
+  #old = new Map<number, Node>();
   #youngBytes = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = Math.max(0, maxBytes);
   }
 
-  get(key: string): Node | undefined {
-    const n = this.#young.get(key);
-    if (n !== undefined) return n;
-    const o = this.#old.get(key);
-    if (o !== undefined) {
-      this.#old.delete(key);
-      this.set(key, o);
-    }
+  get(ref: Uint8Array): Node | undefined {
+    const k = cacheKey(ref);
+    const n = this.#young.get(k);
+    if (n !== undefined) return sameRef(n.ref!, ref) ? n : undefined;
+    const o = this.#old.get(k);
+    if (o === undefined || !sameRef(o.ref!, ref)) return undefined;
+    this.#old.delete(k);
+    this.#insert(k, o);
     return o;
   }
 
-  set(key: string, node: Node): void {
+  /** Caches a persisted node under its reference. */
+  set(node: Node): void {
     if (this.#maxBytes === 0) return;
-    if (this.#young.has(key)) return;
-    this.#young.set(key, node);
+    this.#insert(cacheKey(node.ref!), node);
+  }
+
+  #insert(k: number, node: Node): void {
+    const had = this.#young.get(k);
+    this.#young.set(k, node);
+    if (had !== undefined) return;
     this.#youngBytes += node.byteSize;
     if (this.#youngBytes > this.#maxBytes / 2) {
       this.#old = this.#young;
@@ -38,9 +47,10 @@ export class NodeCache {
     }
   }
 
-  delete(key: string): void {
-    this.#young.delete(key);
-    this.#old.delete(key);
+  delete(ref: Uint8Array): void {
+    const k = cacheKey(ref);
+    if (sameRef(this.#young.get(k)?.ref, ref)) this.#young.delete(k);
+    if (sameRef(this.#old.get(k)?.ref, ref)) this.#old.delete(k);
   }
 
   clear(): void {
@@ -50,7 +60,29 @@ export class NodeCache {
   }
 }
 
-/** A compact Map key for a node reference. */
+function sameRef(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Folds a reference into a number below 2^52: for a node key, the low 32 bits of the version
+ * and the nonce (whose low 20 bits vary the most); for a hash, its first bytes, which are
+ * already uniform.
+ */
+export function cacheKey(ref: Uint8Array): number {
+  if (ref.length === 12) {
+    const vLo = ((ref[4] << 24) | (ref[5] << 16) | (ref[6] << 8) | ref[7]) >>> 0;
+    const nonce = ((ref[8] << 24) | (ref[9] << 16) | (ref[10] << 8) | ref[11]) >>> 0;
+    return ((vLo ^ (nonce >>> 20) ^ (ref[3] << 12)) >>> 0) * 0x100000 + (nonce & 0xfffff);
+  }
+  const a = ((ref[0] << 24) | (ref[1] << 16) | (ref[2] << 8) | ref[3]) >>> 0;
+  return a * 0x100000 + (((ref[4] << 12) | (ref[5] << 4) | (ref[6] >>> 4)) & 0xfffff);
+}
+
+/** A compact Map key for exact bookkeeping (orphans, shared-node sets); not for the hot cache path. */
 export function refKey(ref: Uint8Array): string {
   return Buffer.from(ref.buffer, ref.byteOffset, ref.byteLength).toString('latin1');
 }

@@ -1,5 +1,5 @@
-import { ByteReader } from '../encoding/byte-reader.js';
 import { arenaAlloc } from '../encoding/byte-arena.js';
+import { ByteReader } from '../encoding/byte-reader.js';
 import { readU32be, readU64be, writeU32be, writeU64be } from '../encoding/byte-writer.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import { putUvarint, uvarintSize, zigzag } from '../encoding/varint.js';
@@ -44,7 +44,12 @@ export function encodeLegacyNode(n: Node): Uint8Array {
   const key = n.key;
   let len = uvarintSize(h) + uvarintSize(sz) + uvarintSize(v) + uvarintSize(key.length) + key.length;
   if (n.height === 0) len += uvarintSize(n.value!.length) + n.value!.length;
-  else len += uvarintSize(n.leftRef!.length) + n.leftRef!.length + uvarintSize(n.rightRef!.length) + n.rightRef!.length;
+  else
+    len +=
+      uvarintSize(n.leftRef!.length) +
+      n.leftRef!.length +
+      uvarintSize(n.rightRef!.length) +
+      n.rightRef!.length;
   // Sized exactly and carved from the arena: these bytes only go into a write batch.
   const out = arenaAlloc(len);
   let o = putUvarint(out, 0, h);

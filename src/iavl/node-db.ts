@@ -31,15 +31,11 @@ export abstract class NodeDb {
 
   /** Loads a persisted node by reference. Missing or corrupt nodes raise typed errors. */
   getNode(ref: Uint8Array): Node {
-    return this.#get(ref, refKey(ref));
-  }
-
-  #get(ref: Uint8Array, ck: string): Node {
-    const cached = this.cache.get(ck);
+    const cached = this.cache.get(ref);
     if (cached !== undefined) return cached;
     const node = this.loadNode(ref, true);
     if (node === undefined) throw missing(ref);
-    this.cache.set(ck, node);
+    this.cache.set(node);
     return node;
   }
 
@@ -49,7 +45,7 @@ export abstract class NodeDb {
    * downstream and the root compared, as the importer and restore do.
    */
   peekNode(ref: Uint8Array): Node {
-    const cached = this.cache.get(refKey(ref));
+    const cached = this.cache.get(ref);
     if (cached !== undefined) return cached;
     const node = this.loadNode(ref, false);
     if (node === undefined) throw missing(ref);
@@ -60,23 +56,11 @@ export abstract class NodeDb {
   protected abstract loadNode(ref: Uint8Array, verify: boolean): Node | undefined;
 
   left(n: Node): Node {
-    if (n.left !== undefined) return n.left;
-    const ref = n.leftRef!;
-    if (n.lkRef !== ref) {
-      n.lk = refKey(ref);
-      n.lkRef = ref;
-    }
-    return this.#get(ref, n.lk!);
+    return n.left ?? this.getNode(n.leftRef!);
   }
 
   right(n: Node): Node {
-    if (n.right !== undefined) return n.right;
-    const ref = n.rightRef!;
-    if (n.rkRef !== ref) {
-      n.rk = refKey(ref);
-      n.rkRef = ref;
-    }
-    return this.#get(ref, n.rk!);
+    return n.right ?? this.getNode(n.rightRef!);
   }
 
   /** The node's hash, computing it (and any new descendants') when it is not known yet. */

@@ -139,7 +139,7 @@ export class NodeKeyNodeDb extends NodeDb {
         n.right = undefined;
       }
       batch.put(this.kv.batchKey(S, n.ref!), encodeNodeKeyNode(n));
-      this.cache.set(refKey(n.ref!), n);
+      this.cache.set(n);
     }
   }
 

@@ -20,11 +20,6 @@ export class Node {
   leftRef: Uint8Array | undefined;
   rightRef: Uint8Array | undefined;
   ref: Uint8Array | undefined;
-  /** Memoised cache keys of the child references (recomputed when a reference changes). */
-  lk: string | undefined;
-  lkRef: Uint8Array | undefined;
-  rk: string | undefined;
-  rkRef: Uint8Array | undefined;
 
   constructor(key: Uint8Array, value: Uint8Array | undefined, version: number, height: number, size: number) {
     this.key = key;
@@ -38,10 +33,6 @@ export class Node {
     this.leftRef = undefined;
     this.rightRef = undefined;
     this.ref = undefined;
-    this.lk = undefined;
-    this.lkRef = undefined;
-    this.rk = undefined;
-    this.rkRef = undefined;
   }
 
   static leaf(key: Uint8Array, value: Uint8Array, version: number): Node {
