@@ -30,10 +30,7 @@ export interface DemoOptions {
   blocksBefore?: number;
   /** Blocks committed on v2 after the switch. Default 20. */
   blocks?: number;
-  /**
-   * Changes per block. Default 100: with 500 every 200 ms the node's commits and the sync's
-   * replay together need more than one core here, so the migration would never catch up.
-   */
+  /** Changes per block. Default 500. */
   blockKeys?: number;
   /** Time from one block's start to the next one's. Default 200 ms. */
   blockIntervalMs?: number;
@@ -47,7 +44,8 @@ export interface DemoOptions {
   rpcHost?: string;
   /**
    * Blocks come at most every `headroom` times a commit's cost (median of recent commits), when
-   * that is more than `blockIntervalMs`: room for the migration on a slow machine. Default 4; 0: off.
+   * that is more than `blockIntervalMs`: room for the migration on a slow machine. Default 2 (commits
+   * use at most half the time); 0: off.
    */
   headroom?: number;
   /** Give up when the migration has not switched after this long. Default 10 minutes. */
@@ -78,10 +76,10 @@ export const DEMO_DEFAULTS: Readonly<Required<Pick<DemoOptions, Defaulted>>> = {
   versions: 10,
   blocksBefore: 10,
   blocks: 20,
-  blockKeys: 100,
+  blockKeys: 500,
   blockIntervalMs: 200,
   seed: 1,
-  headroom: 4,
+  headroom: 2,
   migrationTimeoutMs: 10 * 60_000,
 };
 
