@@ -269,6 +269,8 @@ export function decodeImporterState(buf: Uint8Array): ImporterState {
     r.end('importer state');
     return { count, lastLeaf, stack };
   } catch (err) {
-    throw StoreMigrateError.from(err, 'ERR_CORRUPT_NODE', 'import checkpoint does not decode');
+    // Whatever the reader's own code (truncated, trailing bytes...), a bad checkpoint is corruption.
+    const why = err instanceof Error ? `: ${err.message}` : '';
+    throw new StoreMigrateError('ERR_CORRUPT_NODE', `import checkpoint does not decode${why}`, { cause: err });
   }
 }
