@@ -187,7 +187,7 @@ function readChildRef(r: ByteReader, legacy: boolean, ref: Uint8Array): Uint8Arr
   return nodeKeyBytes(version, nonce);
 }
 
-/** Decodes a node stored under `s` + nodeKey. A leaf's version comes from its key; its hash is recomputed. */
+/** Decodes a node stored under `s` + nodeKey. A leaf's version comes from its key; its hash is computed on demand. */
 export function decodeNodeKeyNode(nodeKey: Uint8Array, buf: Uint8Array): Node {
   const version = readU64be(nodeKey, 0);
   let node: Node;
@@ -198,8 +198,9 @@ export function decodeNodeKeyNode(nodeKey: Uint8Array, buf: Uint8Array): Node {
     checkShape(nodeKey, height, size);
     const key = r.bytes();
     if (height === 0) {
+      // The layout stores no leaf hash; NodeDb.hashOf computes it when a parent needs it,
+      // which a read or an update of this very key never does.
       node = new Node(key, r.bytes(), version, 0, 1);
-      node.hash = leafHash(node.key, node.value!, version);
     } else {
       node = new Node(key, undefined, version, height, size);
       node.hash = r.bytes();
