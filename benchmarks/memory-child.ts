@@ -1,13 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { openV2, SS_PREFIX, type V2Parts } from '../src/cli/open-v2.js';
-import { KvDb } from '../src/db/kv-db.js';
+import { openV2 } from '../src/cli/open-v2.js';
 import { type OpenDbOptions, openDb } from '../src/db/open-db.js';
 import { toHex } from '../src/encoding/bytes.js';
-import { MigrationManager } from '../src/migration/migration-manager.js';
-import { SnapshotsManager } from '../src/snapshots/snapshots-manager.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
-import { StateCommitment } from '../src/v2/commitment/state-commitment.js';
-import { StateStorage } from '../src/v2/storage/state-storage.js';
 
 /**
  * Child process of the `memory` scenario:
@@ -17,31 +12,13 @@ import { StateStorage } from '../src/v2/storage/state-storage.js';
  * 100 ms, and prints one JSON document (MemoryChildReport) on stdout.
  *
  * For experiments only: BENCH_LEVELDB='{"cacheSize":...,"writeBufferSize":...}' opens both
- * databases with those openDb options instead of the library's defaults (v2 is then put
- * together as openV2 does it, with the other options). The `memory` scenario never sets it.
+ * databases with those openDb options instead of the library's defaults. The `memory`
+ * scenario never sets it.
  */
 
 function experimentDbOptions(): OpenDbOptions | undefined {
   const raw = process.env.BENCH_LEVELDB;
   return raw === undefined || raw === '' ? undefined : (JSON.parse(raw) as OpenDbOptions);
-}
-
-/** openV2 with custom openDb options (an experiment); same parts, same order. */
-async function openV2With(path: string, v1: MultiStoreV1, dbOptions: OpenDbOptions): Promise<V2Parts> {
-  const db = await openDb(path, { ...dbOptions, createIfMissing: true });
-  const kv = new KvDb(db);
-  const sc = await StateCommitment.open(kv);
-  const ss = new StateStorage(kv, { prefix: SS_PREFIX });
-  await ss.open();
-  const manager = new MigrationManager({
-    db: kv,
-    snapshots: new SnapshotsManager(v1),
-    stateStorage: ss,
-    stateCommitment: sc,
-  });
-  await manager.open();
-  await manager.verifySource();
-  return { db, sc, ss, manager };
 }
 
 export interface MemorySample {
@@ -155,8 +132,7 @@ async function main(): Promise<void> {
   try {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
     const height = v1.latestVersion;
-    const parts =
-      dbOptions === undefined ? await openV2(v2Path, v1) : await openV2With(v2Path, v1, dbOptions);
+    const parts = await openV2(v2Path, v1, { db: dbOptions });
     milestones.opened = take().rss;
     let result: Awaited<ReturnType<typeof parts.manager.migrate>>;
     try {

@@ -1,6 +1,6 @@
 import type { LevelDatabase } from '../db/kv-db.js';
 import { KvDb } from '../db/kv-db.js';
-import { openDb } from '../db/open-db.js';
+import { type OpenDbOptions, openDb } from '../db/open-db.js';
 import { utf8 } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -24,11 +24,18 @@ export const SS_PREFIX = utf8('ss/');
 export async function openV2(
   path: string,
   v1: MultiStoreV1,
-  options: { logger?: Logger; throttle?: number; history?: number; create?: boolean } = {},
+  options: {
+    logger?: Logger;
+    throttle?: number;
+    history?: number;
+    create?: boolean;
+    /** LevelDB sizes other than the defaults (benchmark experiments). */
+    db?: Pick<OpenDbOptions, 'cacheSize' | 'writeBufferSize'>;
+  } = {},
 ): Promise<V2Parts> {
   let db: LevelDatabase;
   try {
-    db = await openDb(path, { createIfMissing: options.create ?? true });
+    db = await openDb(path, { ...options.db, createIfMissing: options.create ?? true });
   } catch (err) {
     if (err instanceof StoreMigrateError && err.code === 'ERR_DB_OPEN' && /lock/i.test(err.message)) {
       throw new StoreMigrateError(
