@@ -2,6 +2,7 @@ import type { CommitmentProof } from '../gen/cosmos/ics23/v1/proofs_pb.js';
 import type { Node } from './node.js';
 import type { NodeDb } from './node-db.js';
 import { EMPTY_HASH } from './node-hash.js';
+import { exportChunks, type PrefetchExportOptions } from './prefetch-export.js';
 import { commitmentProof } from './proof.js';
 import {
   type ExportNode,
@@ -60,5 +61,10 @@ export class ImmutableTree {
    */
   export(options: { verify?: boolean } = {}): Generator<ExportNode> {
     return exportNodes(this.ndb, this.root, options.verify ?? true);
+  }
+
+  /** The same post-order in chunks, with the node reads done ahead on LevelDB's thread pool. */
+  exportChunks(options: PrefetchExportOptions = {}): AsyncGenerator<ExportNode[]> {
+    return exportChunks(this.ndb, this.root, options);
   }
 }

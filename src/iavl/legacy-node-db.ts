@@ -30,6 +30,14 @@ export class LegacyNodeDb extends NodeDb {
     return raw === undefined ? undefined : decodeLegacyNode(hash, raw, verify);
   }
 
+  protected storageKey(hash: Uint8Array): Uint8Array {
+    return nodeKey(hash);
+  }
+
+  protected decodeStored(hash: Uint8Array, raw: Uint8Array, verify: boolean): Node {
+    return decodeLegacyNode(hash, raw, verify);
+  }
+
   getRoot(version: number): Node | null {
     const raw = this.kv.getSync(rootKey(version));
     if (raw === undefined) {

@@ -55,6 +55,36 @@ export abstract class NodeDb {
   /** Reads and decodes a node; `verify` checks its hash where the layout allows. */
   protected abstract loadNode(ref: Uint8Array, verify: boolean): Node | undefined;
 
+  /** Where a node usually lives (loadNode knows the exceptions), and how its bytes decode. */
+  protected abstract storageKey(ref: Uint8Array): Uint8Array;
+  protected abstract decodeStored(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node;
+
+  /**
+   * Many nodes in one read on LevelDB's thread pool, so the reads overlap work on this thread.
+   * As getNode (verified and cached) or peekNode (neither), by `verify`.
+   */
+  async loadMany(refs: Uint8Array[], verify: boolean): Promise<Node[]> {
+    const out = new Array<Node>(refs.length);
+    const todo: number[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const cached = this.cache.get(refs[i]);
+      if (cached !== undefined) out[i] = cached;
+      else todo.push(i);
+    }
+    if (todo.length === 0) return out;
+    const raws = await this.kv.getMany(todo.map((i) => this.storageKey(refs[i])));
+    for (let j = 0; j < todo.length; j++) {
+      const ref = refs[todo[j]];
+      const raw = raws[j];
+      // Not at its usual key (a moved root): the single read knows where else to look.
+      const node = raw === undefined ? this.loadNode(ref, verify) : this.decodeStored(ref, raw, verify);
+      if (node === undefined) throw missing(ref);
+      if (verify) this.cache.set(node);
+      out[todo[j]] = node;
+    }
+    return out;
+  }
+
   left(n: Node): Node {
     return n.left ?? this.getNode(n.leftRef!);
   }

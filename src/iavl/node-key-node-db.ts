@@ -52,6 +52,14 @@ export class NodeKeyNodeDb extends NodeDb {
     return decodeNodeKeyNode(key, raw);
   }
 
+  protected storageKey(ref: Uint8Array): Uint8Array {
+    return ref.length === HASH_SIZE ? concatBytes(new Uint8Array([N]), ref) : sKey(ref);
+  }
+
+  protected decodeStored(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node {
+    return ref.length === HASH_SIZE ? decodeLegacyNode(ref, raw, verify) : decodeNodeKeyNode(ref, raw);
+  }
+
   /** Resolves a version's root record to a node reference (null: empty tree). */
   #rootRefOf(version: number): Uint8Array | null {
     const raw = this.kv.getSync(sKey(rootRef(version)));

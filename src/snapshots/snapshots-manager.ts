@@ -95,32 +95,34 @@ export class SnapshotsManager {
         const s = { name, leaves: 0, nodes: 0 };
         let paceLeaves = 0;
         let paceBytes = 0;
-        for (const n of tree.export({ verify: options.verifyNodes ?? true })) {
-          await stream.writeMsg({
-            kind: 'iavl',
-            key: n.key,
-            value: n.value,
-            version: n.version,
-            height: n.height,
-          });
-          s.nodes++;
-          if (n.height === 0) {
-            s.leaves++;
-            paceLeaves++;
-            paceBytes += n.key.length + (n.value?.length ?? 0);
-            if (paceLeaves === PACE_EVERY) {
-              await options.pace?.(paceLeaves, paceBytes);
-              paceLeaves = 0;
-              paceBytes = 0;
+        // Reads run ahead on LevelDB's thread pool while this thread feeds the stream.
+        for await (const chunk of tree.exportChunks({ verify: options.verifyNodes ?? true }))
+          for (const n of chunk) {
+            await stream.writeMsg({
+              kind: 'iavl',
+              key: n.key,
+              value: n.value,
+              version: n.version,
+              height: n.height,
+            });
+            s.nodes++;
+            if (n.height === 0) {
+              s.leaves++;
+              paceLeaves++;
+              paceBytes += n.key.length + (n.value?.length ?? 0);
+              if (paceLeaves === PACE_EVERY) {
+                await options.pace?.(paceLeaves, paceBytes);
+                paceLeaves = 0;
+                paceBytes = 0;
+              }
+            }
+            if ((s.nodes & 0x3ff) === 0) {
+              if (options.signal?.aborted) throw options.signal.reason;
+              // The stream's queue resolves as microtasks: yield to the
+              // event loop now and then, so the node's own commits and RPC are never starved.
+              await new Promise((resolve) => setImmediate(resolve));
             }
           }
-          if ((s.nodes & 0x3ff) === 0) {
-            if (options.signal?.aborted) throw options.signal.reason;
-            // Node reads are synchronous and the queue resolves as microtasks: yield to the
-            // event loop now and then, so the node's own commits and RPC are never starved.
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        }
         if (paceLeaves > 0) await options.pace?.(paceLeaves, paceBytes);
         stats.stores.push(s);
         stats.leaves += s.leaves;

@@ -1,0 +1,137 @@
+import type { Node } from './node.js';
+import type { NodeDb } from './node-db.js';
+import type { ExportNode } from './tree-walk.js';
+
+export interface PrefetchExportOptions {
+  /** Check every node's hash as it is read (and cache it). Default true. */
+  verify?: boolean;
+  /** Subtrees up to this height are read whole, level by level. Default 10 (at most 2,047 nodes). */
+  subtreeHeight?: number;
+  /** Subtrees being read ahead of the one being emitted. Default 4. */
+  ahead?: number;
+}
+
+/** A node of the tree's top, or a subtree to read whole; in post-order. */
+type Step = { top: Node; sub?: undefined } | { sub: Node; top?: undefined };
+
+/**
+ * The same post-order as `exportNodes`, in chunks, with the reads moved off this thread: the
+ * tree's top is walked first, then each subtree of height ≤ `subtreeHeight` is read level by
+ * level with one `getMany` per level on LevelDB's thread pool, a few subtrees ahead of the one
+ * being handed out. A consumer that works on each chunk (an importer hashing and writing)
+ * then overlaps the random reads of a legacy tree. Memory stays at about `ahead + 1` subtrees.
+ */
+export async function* exportChunks(
+  ndb: NodeDb,
+  root: Node | null,
+  options: PrefetchExportOptions = {},
+): AsyncGenerator<ExportNode[]> {
+  if (root === null) return;
+  const verify = options.verify ?? true;
+  const maxHeight = options.subtreeHeight ?? 10;
+  const ahead = Math.max(1, options.ahead ?? 4);
+  const steps = planSteps(ndb, root, maxHeight, verify);
+  const subs = steps.filter((s) => s.sub !== undefined).map((s) => s.sub!);
+  const reading: Array<Promise<Map<Uint8Array, Node>>> = [];
+  let started = 0;
+  const startReads = (): void => {
+    while (reading.length < ahead && started < subs.length) {
+      const p = readSubtree(ndb, subs[started++], verify);
+      // Awaited in turn below; this only keeps an early failure from counting as unhandled.
+      p.catch(() => {});
+      reading.push(p);
+    }
+  };
+  let tops: ExportNode[] = [];
+  for (const step of steps) {
+    if (step.top !== undefined) {
+      tops.push(toExport(step.top));
+      continue;
+    }
+    if (tops.length > 0) {
+      yield tops;
+      tops = [];
+    }
+    startReads();
+    const byRef = await reading.shift()!;
+    startReads();
+    yield postOrder(step.sub, byRef);
+  }
+  if (tops.length > 0) yield tops;
+}
+
+/** The top of the tree (nodes above `maxHeight`) in post-order, with the subtrees under it as steps. */
+function planSteps(ndb: NodeDb, root: Node, maxHeight: number, verify: boolean): Step[] {
+  const child = (n: Node, left: boolean): Node => {
+    const inMemory = left ? n.left : n.right;
+    if (inMemory !== undefined) return inMemory;
+    const ref = left ? n.leftRef! : n.rightRef!;
+    return verify ? ndb.getNode(ref) : ndb.peekNode(ref);
+  };
+  const steps: Step[] = [];
+  const stack: Array<[Node, boolean]> = [[root, false]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const n = top[0];
+    if (n.height <= maxHeight) {
+      stack.pop();
+      steps.push({ sub: n });
+    } else if (top[1]) {
+      stack.pop();
+      steps.push({ top: n });
+    } else {
+      top[1] = true;
+      stack.push([child(n, false), false], [child(n, true), false]);
+    }
+  }
+  return steps;
+}
+
+/** Every node under `top`, read level by level; keyed by the parent's reference object. */
+async function readSubtree(ndb: NodeDb, top: Node, verify: boolean): Promise<Map<Uint8Array, Node>> {
+  const byRef = new Map<Uint8Array, Node>();
+  let level: Node[] = [top];
+  while (level.length > 0) {
+    const refs: Uint8Array[] = [];
+    const next: Node[] = [];
+    for (const n of level) {
+      if (n.height === 0) continue;
+      if (n.left !== undefined) next.push(n.left);
+      else refs.push(n.leftRef!);
+      if (n.right !== undefined) next.push(n.right);
+      else refs.push(n.rightRef!);
+    }
+    if (refs.length > 0) {
+      const nodes = await ndb.loadMany(refs, verify);
+      for (let i = 0; i < refs.length; i++) {
+        byRef.set(refs[i], nodes[i]);
+        next.push(nodes[i]);
+      }
+    }
+    level = next;
+  }
+  return byRef;
+}
+
+function postOrder(top: Node, byRef: Map<Uint8Array, Node>): ExportNode[] {
+  const child = (n: Node, left: boolean): Node =>
+    (left ? n.left : n.right) ?? byRef.get(left ? n.leftRef! : n.rightRef!)!;
+  const out: ExportNode[] = [];
+  const stack: Array<[Node, boolean]> = [[top, false]];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const n = frame[0];
+    if (n.height === 0 || frame[1]) {
+      stack.pop();
+      out.push(toExport(n));
+      continue;
+    }
+    frame[1] = true;
+    stack.push([child(n, false), false], [child(n, true), false]);
+  }
+  return out;
+}
+
+function toExport(n: Node): ExportNode {
+  return { key: n.key, value: n.height === 0 ? n.value : undefined, version: n.version, height: n.height };
+}
