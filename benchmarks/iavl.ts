@@ -518,7 +518,7 @@ export function iavlRows(r: IavlBenchResult): TableRow[] {
     },
     { metric: 'node count', value: int(r.summary.nodeCount) },
     {
-      metric: 'export, cold cache (unverified, as Go iavl and the migration)',
+      metric: 'export, cold cache (unverified, as Go iavl exports)',
       value: `${int(cold.value)} nodes/s`,
       target: `≥ ${int(cold.target)}`,
       pass: cold.pass,
