@@ -103,9 +103,11 @@ describe('faults on the v1 database', () => {
 
   it('a failed v1 read during the export fails the migration, not the node', () =>
     withNode(async (h) => {
-      h.fv1.failRead({ nth: 40, match: (i) => i.method === 'getSync' && touches('s/k:')(i) });
+      // The export reads subtrees with getMany (exportChunks); the node's own commits use getSync.
+      const f = h.fv1.failRead({ nth: 3, match: (i) => i.method === 'getMany' && touches('s/k:')(i) });
       await h.start({ postponeSwitch: true });
       expectDbIo(await h.waitFailed());
+      expect(f.fired).toBe(1);
       await keepsOnV1ThenRestartSwitches(h);
     }));
 });
