@@ -1,6 +1,6 @@
 import type { Node } from './node.js';
 import type { NodeDb } from './node-db.js';
-import type { ExportNode } from './tree-walk.js';
+import { type ExportNode, postOrder, toExportNode } from './tree-walk.js';
 
 export interface PrefetchExportOptions {
   /** Check every node's hash as it is read (and cache it). Default true. */
@@ -45,7 +45,7 @@ export async function* exportChunks(
   let tops: ExportNode[] = [];
   for (const step of steps) {
     if (step.top !== undefined) {
-      tops.push(toExport(step.top));
+      tops.push(toExportNode(step.top));
       continue;
     }
     if (tops.length > 0) {
@@ -55,7 +55,9 @@ export async function* exportChunks(
     startReads();
     const byRef = await reading.shift()!;
     startReads();
-    yield postOrder(step.sub, byRef);
+    const chunk: ExportNode[] = [];
+    for (const n of postOrder(step.sub, (ref) => byRef.get(ref)!)) chunk.push(toExportNode(n));
+    yield chunk;
   }
   if (tops.length > 0) yield tops;
 }
@@ -111,27 +113,4 @@ async function readSubtree(ndb: NodeDb, top: Node, verify: boolean): Promise<Map
     level = next;
   }
   return byRef;
-}
-
-function postOrder(top: Node, byRef: Map<Uint8Array, Node>): ExportNode[] {
-  const child = (n: Node, left: boolean): Node =>
-    (left ? n.left : n.right) ?? byRef.get(left ? n.leftRef! : n.rightRef!)!;
-  const out: ExportNode[] = [];
-  const stack: Array<[Node, boolean]> = [[top, false]];
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1];
-    const n = frame[0];
-    if (n.height === 0 || frame[1]) {
-      stack.pop();
-      out.push(toExport(n));
-      continue;
-    }
-    frame[1] = true;
-    stack.push([child(n, false), false], [child(n, true), false]);
-  }
-  return out;
-}
-
-function toExport(n: Node): ExportNode {
-  return { key: n.key, value: n.height === 0 ? n.value : undefined, version: n.version, height: n.height };
 }

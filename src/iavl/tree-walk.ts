@@ -79,8 +79,17 @@ export function* iterateNodes(
 
 /** All nodes under `root` in depth-first post-order (left, right, node), as export writes them. */
 export function* exportNodes(ndb: NodeDb, root: Node | null, verify = true): Generator<ExportNode> {
-  const child = (ref: Uint8Array): Node => (verify ? ndb.getNode(ref) : ndb.peekNode(ref));
   if (root === null) return;
+  // Unverified, a one-pass walk skips the per-node hash check and the cache: for a
+  // consumer that recomputes every hash and compares the root (the importer, a restore).
+  const read = (ref: Uint8Array): Node => (verify ? ndb.getNode(ref) : ndb.peekNode(ref));
+  for (const n of postOrder(root, read)) yield toExportNode(n);
+}
+
+/** Post-order over the nodes under `root`: children in memory as they are, the others through `resolve`. */
+export function* postOrder(root: Node, resolve: (ref: Uint8Array) => Node): Generator<Node> {
+  const child = (n: Node, left: boolean): Node =>
+    (left ? n.left : n.right) ?? resolve(left ? n.leftRef! : n.rightRef!);
   // Each frame: the node and whether its children were already pushed.
   const stack: Array<[Node, boolean]> = [[root, false]];
   while (stack.length > 0) {
@@ -88,12 +97,14 @@ export function* exportNodes(ndb: NodeDb, root: Node | null, verify = true): Gen
     const n = top[0];
     if (n.height === 0 || top[1]) {
       stack.pop();
-      yield { key: n.key, value: n.height === 0 ? n.value : undefined, version: n.version, height: n.height };
+      yield n;
       continue;
     }
     top[1] = true;
-    // Unverified, a one-pass walk skips the per-node hash check and the cache: for a
-    // consumer that recomputes every hash and compares the root (the importer, a restore).
-    stack.push([n.right ?? child(n.rightRef!), false], [n.left ?? child(n.leftRef!), false]);
+    stack.push([child(n, false), false], [child(n, true), false]);
   }
+}
+
+export function toExportNode(n: Node): ExportNode {
+  return { key: n.key, value: n.height === 0 ? n.value : undefined, version: n.version, height: n.height };
 }
