@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import type { LevelDatabase } from '../src/db/kv-db.js';
 import { openDb } from '../src/db/open-db.js';
 import { type LatencySummary, summarizeLatencies } from '../src/demo/latency-stats.js';
 import { toHex } from '../src/encoding/bytes.js';
@@ -228,12 +227,12 @@ async function commitBlocks(
   return out;
 }
 
-async function openStore(dir: string, opened: LevelDatabase[]): Promise<OpenedStore> {
+async function openStore(dir: string, temp: TempDirs): Promise<OpenedStore> {
   const io = { v1: zeroCounts(), v2: zeroCounts() };
-  const v1 = countIo(await openDb(join(dir, 'application.db'), { createIfMissing: false }), io.v1);
-  opened.push(v1);
-  const v2 = countIo(await openDb(join(dir, 'v2')), io.v2);
-  opened.push(v2);
+  const v1 = temp.track(
+    countIo(await openDb(join(dir, 'application.db'), { createIfMissing: false }), io.v1),
+  );
+  const v2 = temp.track(countIo(await openDb(join(dir, 'v2')), io.v2));
   return { store: await RootStore.open(v1, v2, { migrate: false }), io };
 }
 
@@ -258,7 +257,6 @@ export async function runCommitLatencyBench(
   const loadStart = load1m();
   const clock = new PhaseClock();
   const temp = new TempDirs();
-  const opened: LevelDatabase[] = [];
   try {
     const fixture = await ensureFixture(spec, log);
     const dirA = await temp.make('latency-without');
@@ -272,7 +270,7 @@ export async function runCommitLatencyBench(
     // --- without a migration -------------------------------------------------------------
     log(`without a migration: ${blockCount} blocks of ${int(blockChanges)} changes`);
     const a = await clock.time('without', async () => {
-      const handle = await openStore(dirA, opened);
+      const handle = await openStore(dirA, temp);
       try {
         return await commitBlocks(handle, ctx, () => 'none');
       } finally {
@@ -286,7 +284,7 @@ export async function runCommitLatencyBench(
       breakdown: breakdown(a.value),
     };
     log(`without: p50 ${without.latency.p50} ms, p99 ${without.latency.p99} ms`);
-    for (const db of opened.splice(0)) await db.close();
+    await temp.closeDbs();
 
     // --- during a migration --------------------------------------------------------------
     log(`during a migration: the same ${blockCount} blocks right after startMigration()`);
@@ -295,7 +293,7 @@ export async function runCommitLatencyBench(
     let failure: unknown;
     let migrationStart = 0;
     const b = await clock.time('during', async () => {
-      const handle = await openStore(dirB, opened);
+      const handle = await openStore(dirB, temp);
       const store = handle.store;
       const sub = store.events$.subscribe((e) => {
         const t = Math.round(performance.now() - migrationStart);
@@ -344,7 +342,7 @@ export async function runCommitLatencyBench(
       `during: p50 ${during.migrating.p50} ms, p99 ${during.migrating.p99} ms over ${during.migrating.count} ` +
         `blocks while migrating (${during.restore.count} in the restore)`,
     );
-    for (const db of opened.splice(0)) await db.close();
+    await temp.closeDbs();
 
     const appHashesMatch = without.blocks.every((x, i) => x.appHash === bt[i]?.appHash);
     if (!appHashesMatch) throw new Error('the two runs committed different app hashes for the same blocks');
@@ -373,9 +371,6 @@ export async function runCommitLatencyBench(
       marks: clock.marks,
     };
   } finally {
-    for (const db of opened) {
-      if (db.status === 'open') await db.close().catch(() => {});
-    }
     await temp.removeAll();
   }
 }

@@ -1,4 +1,3 @@
-import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createMPT } from '@ethereumjs/mpt';
 import type { LevelDatabase } from '../src/db/kv-db.js';
@@ -7,9 +6,17 @@ import type { ExportNode } from '../src/iavl/immutable-tree.js';
 import { Importer } from '../src/iavl/importer.js';
 import { MutableTree, type SaveResult } from '../src/iavl/mutable-tree.js';
 import { DEFAULT_CACHE_BYTES } from '../src/iavl/node-db.js';
+import {
+  type GitInfo,
+  gitInfo,
+  headerLines,
+  load1m,
+  type MachineInfo,
+  machineInfo,
+  monoUs,
+} from './lib/bench-env.js';
 import { formatTable, hex, int, mib, ms, perSec, type TableRow } from './lib/format.js';
-import { type DirSize, dirSize, makeTempDir, removeDir } from './lib/fs-util.js';
-import { type GitInfo, gitInfo } from './lib/git.js';
+import { type DirSize, dirSize, TempDirs } from './lib/fs-util.js';
 import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
 import { MptLevelDb } from './lib/mpt-level-db.js';
 import { generateKeyValues } from './lib/prng.js';
@@ -45,16 +52,7 @@ interface Phase {
 export interface IavlBenchResult {
   scenario: 'iavl';
   date: string;
-  machine: {
-    node: string;
-    v8: string;
-    platform: string;
-    arch: string;
-    cpu: string;
-    cores: number;
-    /** 1-minute load average at the start and at the end: other work on the machine skews the figures. */
-    loadAvg1m: [number, number];
-  };
+  machine: MachineInfo;
   git: GitInfo;
   params: {
     keys: number;
@@ -134,11 +132,6 @@ export interface IavlBenchResult {
 const KEY_BYTES: [number, number] = [16, 40];
 const VALUE_BYTES: [number, number] = [32, 200];
 
-/** Monotonic microseconds, the clock of V8's .cpuprofile sample timestamps. */
-function monoUs(): number {
-  return Number(process.hrtime.bigint() / 1000n);
-}
-
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) === 0;
 }
@@ -166,25 +159,16 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     throw new Error(`block size ${blockSize} is invalid`);
 
   const started = performance.now();
-  const loadStart = loadavg()[0];
+  const loadStart = load1m();
   const marks: Record<string, [number, number]> = {};
   let markStart = 0;
   const io = zeroCounts();
   let ioStart = zeroCounts();
   const ioPhases: Record<string, IoCounts> = {};
-  const cpu = cpus();
-  const dirs: string[] = [];
-  const open: LevelDatabase[] = [];
-  const tempDir = async (label: string): Promise<string> => {
-    const d = await makeTempDir(label);
-    dirs.push(d);
-    return d;
-  };
-  const openTracked = async (dir: string): Promise<LevelDatabase> => {
-    const db = countIo(await openDb(dir), io);
-    open.push(db);
-    return db;
-  };
+  const temp = new TempDirs();
+  const tempDir = (label: string): Promise<string> => temp.make(label);
+  const openTracked = async (dir: string): Promise<LevelDatabase> =>
+    temp.track(countIo(await openDb(dir), io));
 
   try {
     // --- data --------------------------------------------------------------------------
@@ -430,15 +414,7 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     return {
       scenario: 'iavl',
       date: new Date().toISOString(),
-      machine: {
-        node: process.version,
-        v8: process.versions.v8,
-        platform: process.platform,
-        arch: process.arch,
-        cpu: cpu[0]?.model ?? 'unknown',
-        cores: cpu.length,
-        loadAvg1m: [loadStart, loadavg()[0]],
-      },
+      machine: machineInfo(loadStart),
       git: gitInfo(),
       params: {
         keys,
@@ -482,10 +458,7 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
       marks,
     };
   } finally {
-    for (const db of open) {
-      if (db.status === 'open') await db.close().catch(() => {});
-    }
-    for (const d of dirs) await removeDir(d);
+    await temp.removeAll();
   }
 }
 
@@ -582,12 +555,7 @@ export const iavlScenario: Scenario<IavlBenchResult> = {
       log: opts.log,
       iavlCacheBytes: opts.cacheMiB === undefined ? undefined : opts.cacheMiB * 1024 * 1024,
     });
-    const header = [
-      `iavl benchmark, ${result.date.slice(0, 10)}`,
-      `node ${result.machine.node}, ${result.machine.cpu} (${result.machine.cores} cores)`,
-      `load average (1 min) ${result.machine.loadAvg1m.map((x) => x.toFixed(2)).join(' -> ')}`,
-      `commit ${result.git.commit.slice(0, 12)}${result.git.srcDirty === true ? ' with uncommitted src/ changes' : ''}`,
-    ].join('\n');
+    const header = headerLines('iavl benchmark', result.date, result.machine, result.git);
     return { result, pass: result.pass, text: `${header}\n\n${formatTable(iavlRows(result))}` };
   },
 };

@@ -44,15 +44,7 @@ export interface MemoryChildReport {
   /** process.resourceUsage().maxRSS in bytes: the kernel's high-water mark of the process. */
   maxRssBytes: number;
   /** The highest of each figure over the 100 ms samples. */
-  peak: {
-    rss: number;
-    heapTotal: number;
-    heapUsed: number;
-    external: number;
-    arrayBuffers: number;
-    rssAnon: number;
-    rssFile: number;
-  };
+  peak: Omit<MemorySample, 't'>;
   /** The sample with the highest rss. */
   peakSample: MemorySample;
   /** RSS at milestones: after start-up, after opening v1 and v2, at the end of migrate(). */

@@ -181,11 +181,7 @@ export async function runMigrateBench(options: MigrateBenchOptions = {}): Promis
   const loadStart = load1m();
   const clock = new PhaseClock();
   const temp = new TempDirs();
-  const open: LevelDatabase[] = [];
-  const track = (db: LevelDatabase): LevelDatabase => {
-    open.push(db);
-    return db;
-  };
+  const track = (db: LevelDatabase): LevelDatabase => temp.track(db);
   try {
     const fixture = await ensureFixture(spec, log);
     const work = await temp.make('migrate');
@@ -305,9 +301,6 @@ export async function runMigrateBench(options: MigrateBenchOptions = {}): Promis
       marks: clock.marks,
     };
   } finally {
-    for (const db of open) {
-      if (db.status === 'open') await db.close().catch(() => {});
-    }
     await temp.removeAll();
   }
 }

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { LevelDatabase } from '../src/db/kv-db.js';
 import { openDb } from '../src/db/open-db.js';
 import { type LatencySummary, summarizeLatencies } from '../src/demo/latency-stats.js';
 import { toHex } from '../src/encoding/bytes.js';
@@ -126,7 +125,6 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
   const loadStart = load1m();
   const clock = new PhaseClock();
   const temp = new TempDirs();
-  const opened: LevelDatabase[] = [];
   try {
     const fixture = await ensureFixture(spec, log);
     const dir = await temp.make('sync');
@@ -134,10 +132,8 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     await copyFixture(fixture, v1Path);
     const { live } = await liveKeys(v1Path);
     const blocks = makeBlocks(live, spec.seed + 1, blockCount, blockChanges);
-    const v1Db = await openDb(v1Path, { createIfMissing: false });
-    opened.push(v1Db);
-    const v2Db = await openDb(join(dir, 'v2'));
-    opened.push(v2Db);
+    const v1Db = temp.track(await openDb(v1Path, { createIfMissing: false }));
+    const v2Db = temp.track(await openDb(join(dir, 'v2')));
     const store = await RootStore.open(v1Db, v2Db, { migrate: false });
     const manager = store.manager;
     const height = store.v1.latestVersion;
@@ -210,7 +206,7 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     const scAppHash = toHex((await store.sc.getCommitInfo(last)).appHash);
     const other = syncMs - acc.bufferRead - acc.scCommit - acc.ssApply;
     await store.close();
-    for (const db of opened.splice(0)) await db.close();
+    await temp.closeDbs();
     if (scAppHash !== v1AppHash)
       throw new Error(`SC app hash ${scAppHash} at ${last} is not v1's ${v1AppHash}`);
 
@@ -269,9 +265,6 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
       marks: clock.marks,
     };
   } finally {
-    for (const db of opened) {
-      if (db.status === 'open') await db.close().catch(() => {});
-    }
     await temp.removeAll();
   }
 }

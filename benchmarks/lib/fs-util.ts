@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LevelDatabase } from '../../src/db/kv-db.js';
 
 /** A fresh directory under os.tmpdir(); remove it with `removeDir`. */
 export async function makeTempDir(label: string): Promise<string> {
@@ -40,9 +41,13 @@ export async function dirSize(path: string): Promise<DirSize> {
   return out;
 }
 
-/** Temporary directories of one run, all removed at the end (even on failure). */
+/**
+ * Temporary directories of one run and the databases open in them: `removeAll()` at the end
+ * (even on failure) closes what is still open, then removes the directories.
+ */
 export class TempDirs {
   readonly #dirs: string[] = [];
+  readonly #dbs: LevelDatabase[] = [];
 
   async make(label: string): Promise<string> {
     const d = await makeTempDir(label);
@@ -50,7 +55,19 @@ export class TempDirs {
     return d;
   }
 
+  /** Registers a database for closing; returns it. */
+  track<T extends LevelDatabase>(db: T): T {
+    this.#dbs.push(db);
+    return db;
+  }
+
+  /** Closes every registered database now (a failure to close is an error here). */
+  async closeDbs(): Promise<void> {
+    for (const db of this.#dbs.splice(0)) if (db.status === 'open') await db.close();
+  }
+
   async removeAll(): Promise<void> {
+    for (const db of this.#dbs.splice(0)) if (db.status === 'open') await db.close().catch(() => {});
     for (const d of this.#dirs.splice(0)) await removeDir(d);
   }
 }
