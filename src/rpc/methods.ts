@@ -22,16 +22,10 @@ export interface StatusDocument {
     stores: number;
     bufferedChangesets: number;
     percent: number;
-    /** The store being restored. */
-    store: string | undefined;
-    leavesDone: number;
-    leavesTotal: number;
-    nodes: number;
-    bytes: number;
-    /** Leaves per second while restoring, versions per second while syncing. */
-    rate: number;
-    etaSeconds: number | undefined;
-  };
+  } & Pick<
+    MigrationProgress,
+    'store' | 'leavesDone' | 'leavesTotal' | 'nodes' | 'bytes' | 'rate' | 'etaSeconds'
+  >;
 }
 
 /** The status of a running RootStore, in the shape `status --json` prints for a home at rest. */
