@@ -6,7 +6,7 @@ export interface IoCounts {
   getSync: number;
   /** Asynchronous point reads (mpt's reads). */
   get: number;
-  /** Array batches written, and the operations in them. */
+  /** Batches written (array or chained), and the operations in them. */
   batches: number;
   batchOps: number;
   /** Bytes of keys plus values put through batches. */
@@ -36,9 +36,9 @@ export function diffCounts(after: IoCounts, before: IoCounts): IoCounts {
 type Op = { type: string; key: Uint8Array; value?: Uint8Array };
 
 /**
- * Wraps one database instance's private `_getSync`, `_get` and `_batch` (the abstract-level
- * methods that every public call, and any caller that goes straight to the private API, ends
- * in) so that they count into `counts`. The wrappers only count, time and forward their
+ * Wraps one database instance's private `_getSync`, `_get`, `_batch` and `_chainedBatch` (the
+ * abstract-level methods that every public call, and any caller that goes straight to the
+ * private API, ends in) so that they count into `counts`. The wrappers only count, time and forward their
  * arguments unchanged: a counter increment and a clock read per call, next to microseconds of
  * LevelDB work.
  */
@@ -52,6 +52,7 @@ export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
   const getSync = target._getSync.bind(db);
   const get = target._get.bind(db);
   const batch = target._batch.bind(db);
+  const chained = typeof target._chainedBatch === 'function' ? target._chainedBatch.bind(db) : undefined;
   target._getSync = (...args) => {
     counts.getSync++;
     const t = performance.now();
@@ -79,5 +80,35 @@ export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
     else done();
     return r;
   };
+  if (chained) {
+    target._chainedBatch = (...args) => {
+      const b = chained(...args) as Record<string, (...a: unknown[]) => unknown>;
+      const put = b._put.bind(b);
+      const del = b._del.bind(b);
+      const write = b._write.bind(b);
+      let ops = 0;
+      b._put = (key, value) => {
+        ops++;
+        counts.batchBytes += (key as Uint8Array).length + (value as Uint8Array).length;
+        return put(key, value);
+      };
+      b._del = (key) => {
+        ops++;
+        counts.batchBytes += (key as Uint8Array).length;
+        return del(key);
+      };
+      b._write = async (...w) => {
+        counts.batches++;
+        counts.batchOps += ops;
+        const t = performance.now();
+        try {
+          return await write(...w);
+        } finally {
+          counts.batchMs += performance.now() - t;
+        }
+      };
+      return b;
+    };
+  }
   return db;
 }

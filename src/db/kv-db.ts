@@ -200,10 +200,17 @@ export class KvDb {
 /**
  * An atomic group of writes with full (already prefixed) keys. It counts operations and
  * bytes so that bulk writers can flush at a bounded size.
+ *
+ * On a plain classic-level database each operation is copied straight into a native LevelDB
+ * batch as it is added: that costs half what handing LevelDB an array of operation objects
+ * costs (the binding reads three named properties per object), and nothing is held in JS.
  */
 export class WriteBatch {
   readonly #db: LevelDatabase;
   #ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = [];
+  /** Created at the first operation, so an unused batch holds nothing native. */
+  #native: NativeChainedBatch | undefined;
+  #length = 0;
   #bytes = 0;
   #written = false;
 
@@ -212,7 +219,7 @@ export class WriteBatch {
   }
 
   get length(): number {
-    return this.#ops.length;
+    return this.#length;
   }
 
   get byteLength(): number {
@@ -220,50 +227,82 @@ export class WriteBatch {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.#ops.push({ type: 'put', key, value });
+    const native = this.#target();
+    if (native) native._put(key, value);
+    else this.#ops.push({ type: 'put', key, value });
+    this.#length++;
     this.#bytes += key.length + value.length;
   }
 
   del(key: Uint8Array): void {
-    this.#ops.push({ type: 'del', key });
+    const native = this.#target();
+    if (native) native._del(key);
+    else this.#ops.push({ type: 'del', key });
+    this.#length++;
     this.#bytes += key.length;
   }
 
   async write(): Promise<void> {
     if (this.#written) throw new StoreMigrateError('ERR_DB_IO', 'write batch already written');
     this.#written = true;
-    if (this.#ops.length === 0) return;
     try {
-      if (nativeBatch(this.#db)) {
-        // classic-level takes Uint8Array keys and values as they are; its public batch()
-        // re-validates and copies every operation, which costs more than the write itself.
-        await (this.#db as unknown as NativeBatchDb)._batch(this.#ops, {});
-      } else {
+      if (this.#native) {
+        if (this.#length > 0) {
+          // The public write() would skip a batch filled through _put; the status check it
+          // does is ours to do, since the database may have closed since the batch began.
+          if (this.#db.status !== 'open') {
+            throw new StoreMigrateError('ERR_DB_IO', `database is ${this.#db.status}: batch not written`);
+          }
+          await this.#native._write({});
+        }
+      } else if (this.#ops.length > 0) {
         await this.#db.batch(this.#ops, VIEW);
       }
     } catch (err) {
       throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database batch write failed');
     } finally {
       this.#ops = [];
+      await this.discard();
     }
+  }
+
+  /** Releases a batch that will not be written (a written one is released already). */
+  async discard(): Promise<void> {
+    this.#written = true;
+    this.#ops = [];
+    await this.#native?.close().catch(() => {});
+  }
+
+  /** The native batch to add to, or undefined for the array; throws once written. */
+  #target(): NativeChainedBatch | undefined {
+    if (this.#written) throw new StoreMigrateError('ERR_DB_IO', 'write batch already written');
+    if (this.#length === 0 && nativeBatch(this.#db)) {
+      this.#native = this.#db.batch() as unknown as NativeChainedBatch;
+    }
+    return this.#native;
   }
 }
 
-interface NativeBatchDb {
-  _batch(ops: unknown[], options: object): Promise<void>;
+/** classic-level's chained batch below its public API: _put/_del copy into a native batch. */
+interface NativeChainedBatch {
+  _put(key: Uint8Array, value: Uint8Array): void;
+  _del(key: Uint8Array): void;
+  _write(options: object): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
- * True for an open classic-level database, whose private `_batch` writes our operations
- * directly. Hooks or sublevels on the database would be bypassed, so only a plain,
- * unhooked ClassicLevel qualifies; everything else goes through the public API.
+ * True for an open classic-level database, whose chained batch takes our Uint8Array keys
+ * and values as they are. Hooks or sublevels on the database would be bypassed, so only a
+ * plain, unhooked ClassicLevel qualifies; everything else goes through the public API.
  */
 function nativeBatch(db: LevelDatabase): boolean {
   const hooks = (db as unknown as { hooks?: { prewrite?: { noop?: boolean } } }).hooks;
+  const batch = (db as unknown as { _chainedBatch?: unknown })._chainedBatch;
   return (
     db.constructor.name === 'ClassicLevel' &&
     db.status === 'open' &&
-    typeof (db as unknown as NativeBatchDb)._batch === 'function' &&
+    typeof batch === 'function' &&
     (hooks?.prewrite?.noop ?? true)
   );
 }

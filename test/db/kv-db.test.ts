@@ -102,7 +102,31 @@ describe.each(backends)('KvDb on %s', (_name, open) => {
     await batch.write();
     expect(await kv.get(utf8('k1'))).toBeDefined();
     await expect(batch.write()).rejects.toBeInstanceOf(StoreMigrateError);
+    expect(() => batch.put(utf8('k3'), utf8('v3'))).toThrow(StoreMigrateError);
     await db.close();
+  });
+
+  it('counts operations and bytes, and a discarded batch writes nothing', async () => {
+    const db = await open();
+    const kv = new KvDb(db);
+    const batch = kv.batch();
+    batch.put(utf8('abc'), utf8('12345'));
+    batch.del(utf8('xy'));
+    expect([batch.length, batch.byteLength]).toEqual([2, 10]);
+    await batch.discard();
+    expect(() => batch.put(utf8('k'), utf8('v'))).toThrow(StoreMigrateError);
+    await expect(batch.write()).rejects.toMatchObject({ code: 'ERR_DB_IO' });
+    expect(await kv.get(utf8('abc'))).toBeUndefined();
+    await db.close();
+  });
+
+  it('fails a batch whose database closed before it was written, with ERR_DB_IO', async () => {
+    const db = await open();
+    const kv = new KvDb(db);
+    const batch = kv.batch();
+    batch.put(utf8('k1'), utf8('v1'));
+    await db.close();
+    await expect(batch.write()).rejects.toMatchObject({ code: 'ERR_DB_IO' });
   });
 });
 
