@@ -85,12 +85,23 @@ export abstract class NodeDb {
     return out;
   }
 
+  /**
+   * A node's children. A new node keeps the persisted child it looked up, so the balancing
+   * and hashing that follow do not look it up again; saveVersion() drops those pointers, so
+   * persisted nodes never pin a subtree in memory.
+   */
   left(n: Node): Node {
-    return n.left ?? this.getNode(n.leftRef!);
+    if (n.left !== undefined) return n.left;
+    const child = this.getNode(n.leftRef!);
+    if (n.ref === undefined) n.left = child;
+    return child;
   }
 
   right(n: Node): Node {
-    return n.right ?? this.getNode(n.rightRef!);
+    if (n.right !== undefined) return n.right;
+    const child = this.getNode(n.rightRef!);
+    if (n.ref === undefined) n.right = child;
+    return child;
   }
 
   /** The node's hash, computing it (and any new descendants') when it is not known yet. */
