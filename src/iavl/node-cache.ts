@@ -67,19 +67,23 @@ function sameRef(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return true;
 }
 
+/** A multiplier that spreads consecutive versions over the key space (2^32 / golden ratio). */
+export const VERSION_SPREAD = 0x9e3779b1;
+
 /**
- * Folds a reference into a number below 2^52: for a node key, the low 32 bits of the version
- * and the nonce (whose low 20 bits vary the most); for a hash, its first bytes, which are
- * already uniform.
+ * Folds a reference into a 30-bit number, which V8 keeps as a small integer: no heap number
+ * is made per lookup and Map hashing stays cheap. For a node key, the spread low 32 bits of
+ * the version plus the nonce (distinct within a version); for a hash, its first 30 bits,
+ * which are already uniform. A few hundred thousand cached nodes fold to a few dozen shared
+ * keys, and those only miss.
  */
 export function cacheKey(ref: Uint8Array): number {
   if (ref.length === 12) {
-    const vLo = ((ref[4] << 24) | (ref[5] << 16) | (ref[6] << 8) | ref[7]) >>> 0;
-    const nonce = ((ref[8] << 24) | (ref[9] << 16) | (ref[10] << 8) | ref[11]) >>> 0;
-    return ((vLo ^ (nonce >>> 20) ^ (ref[3] << 12)) >>> 0) * 0x100000 + (nonce & 0xfffff);
+    const vLo = (ref[4] << 24) | (ref[5] << 16) | (ref[6] << 8) | ref[7];
+    const nonce = (ref[8] << 24) | (ref[9] << 16) | (ref[10] << 8) | ref[11];
+    return (Math.imul(vLo, VERSION_SPREAD) + nonce) & 0x3fffffff;
   }
-  const a = ((ref[0] << 24) | (ref[1] << 16) | (ref[2] << 8) | ref[3]) >>> 0;
-  return a * 0x100000 + (((ref[4] << 12) | (ref[5] << 4) | (ref[6] >>> 4)) & 0xfffff);
+  return ((ref[0] << 22) | (ref[1] << 14) | (ref[2] << 6) | (ref[3] >>> 2)) & 0x3fffffff;
 }
 
 /** A compact Map key for exact bookkeeping (orphans, shared-node sets); not for the hot cache path. */
