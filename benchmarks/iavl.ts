@@ -5,7 +5,7 @@ import { openDb } from '../src/db/open-db.js';
 import type { ExportNode } from '../src/iavl/immutable-tree.js';
 import { Importer } from '../src/iavl/importer.js';
 import { MutableTree, type SaveResult } from '../src/iavl/mutable-tree.js';
-import { DEFAULT_CACHE_BYTES } from '../src/iavl/node-db.js';
+import { DEFAULT_CACHE_BYTES, type TreeLayout } from '../src/iavl/node-db.js';
 import {
   type GitInfo,
   gitInfo,
@@ -49,6 +49,18 @@ interface Phase {
   elapsedMs: number;
 }
 
+interface SetPhase extends Phase {
+  layout: TreeLayout;
+  keysPerSec: number;
+  versions: number;
+  version: number;
+  rootHash: string;
+  /** Time spent in tree.set() and in saveVersion(), of elapsedMs. */
+  setMs: number;
+  saveMs: number;
+  db: DirSize;
+}
+
 export interface IavlBenchResult {
   scenario: 'iavl';
   date: string;
@@ -62,6 +74,7 @@ export interface IavlBenchResult {
     valueBytes: [number, number];
     totalKeyBytes: number;
     totalValueBytes: number;
+    /** Layout of the tree that is exported; set+save is measured in both layouts. */
     iavlLayout: 'legacy';
     iavlCacheBytes: number;
     iavlFastNodes: false;
@@ -76,16 +89,9 @@ export interface IavlBenchResult {
   };
   phases: {
     generate: Phase;
-    iavlSet: Phase & {
-      keysPerSec: number;
-      versions: number;
-      version: number;
-      rootHash: string;
-      /** Time spent in tree.set() and in saveVersion(), of elapsedMs. */
-      setMs: number;
-      saveMs: number;
-      db: DirSize;
-    };
+    iavlSet: SetPhase;
+    /** The same sets and saves into a node-key tree (store v2's StateCommitment layout), in its own db. */
+    iavlSetNodeKey: SetPhase;
     mptPut: Phase & { putsPerSec: number; commits: number; root: string; db: DirSize };
     /** Unverified, as Go iavl's exporter and our migration read (the importer rechecks every hash). */
     exportCold: Phase & { nodes: number; nodesPerSec: number; openMs: number };
@@ -108,8 +114,10 @@ export interface IavlBenchResult {
   };
   summary: {
     iavlKeysPerSec: number;
+    iavlNodeKeyKeysPerSec: number;
     mptPutsPerSec: number;
     ratio: number;
+    ratioNodeKey: number;
     exportColdNodesPerSec: number;
     exportColdVerifiedNodesPerSec: number;
     exportColdPrefetchedNodesPerSec: number;
@@ -182,48 +190,71 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     const generate = { elapsedMs: performance.now() - t };
     log(`generated ${int(keys)} keys (seed ${seed}) in ${ms(generate.elapsedMs)}`);
 
-    // --- IAVL: set + saveVersion per block ---------------------------------------------
-    const iavlDir = await tempDir('iavl-legacy');
-    let db = await openTracked(iavlDir);
-    const tree = new MutableTree(db, { layout: 'legacy', cacheBytes });
-    await tree.loadVersion();
-    let setMs = 0;
-    let saveMs = 0;
-    let versions = 0;
-    let saved: SaveResult = { hash: new Uint8Array(0), version: 0 };
-    markStart = monoUs();
-    ioStart = { ...io };
-    t = performance.now();
-    for (let start = 0; start < keys; start += blockSize) {
-      const end = Math.min(keys, start + blockSize);
-      const t0 = performance.now();
-      for (let i = start; i < end; i++) tree.set(data.keys[i], data.values[i]);
-      const t1 = performance.now();
-      saved = await tree.saveVersion();
-      saveMs += performance.now() - t1;
-      setMs += t1 - t0;
-      versions++;
-    }
-    const iavlMs = performance.now() - t;
-    marks.iavlSet = [markStart, monoUs()];
-    ioPhases.iavlSet = diffCounts(io, ioStart);
-    const nodeCount = 2 * tree.getImmutable(saved.version).size - 1;
-    const iavlDb = await closeAndMeasure(db, iavlDir);
-    const iavlSet = {
-      elapsedMs: iavlMs,
-      keysPerSec: perSec(keys, iavlMs),
-      versions,
-      version: saved.version,
-      rootHash: hex(saved.hash),
-      setMs,
-      saveMs,
-      db: iavlDb,
+    // Each phase runs in its own function, so what it leaves behind (a tree's node cache, the
+    // mpt trie and its cache) is garbage before the next phase starts and does not weigh on
+    // that phase's garbage collection.
+    const phaseStart = () => {
+      markStart = monoUs();
+      ioStart = { ...io };
     };
-    log(`iavl: ${int(iavlSet.keysPerSec)} keys/s (${ms(iavlMs)}, ${versions} versions)`);
+    const phaseEnd = (name: string) => {
+      marks[name] = [markStart, monoUs()];
+      ioPhases[name] = diffCounts(io, ioStart);
+    };
+
+    // --- IAVL: set + saveVersion per block, in both layouts -----------------------------
+    const setAndSave = async (layout: TreeLayout, dir: string): Promise<SetPhase & { nodeCount: number }> => {
+      const db = await openTracked(dir);
+      const tree = new MutableTree(db, { layout, cacheBytes });
+      await tree.loadVersion();
+      let setMs = 0;
+      let saveMs = 0;
+      let versions = 0;
+      let saved: SaveResult = { hash: new Uint8Array(0), version: 0 };
+      const name = layout === 'legacy' ? 'iavlSet' : 'iavlSetNodeKey';
+      phaseStart();
+      const t = performance.now();
+      for (let start = 0; start < keys; start += blockSize) {
+        const end = Math.min(keys, start + blockSize);
+        const t0 = performance.now();
+        for (let i = start; i < end; i++) tree.set(data.keys[i], data.values[i]);
+        const t1 = performance.now();
+        saved = await tree.saveVersion();
+        saveMs += performance.now() - t1;
+        setMs += t1 - t0;
+        versions++;
+      }
+      const elapsedMs = performance.now() - t;
+      phaseEnd(name);
+      const nodeCount = 2 * tree.getImmutable(saved.version).size - 1;
+      return {
+        layout,
+        elapsedMs,
+        keysPerSec: perSec(keys, elapsedMs),
+        versions,
+        version: saved.version,
+        rootHash: hex(saved.hash),
+        setMs,
+        saveMs,
+        db: await closeAndMeasure(db, dir),
+        nodeCount,
+      };
+    };
+    const iavlDir = await tempDir('iavl-legacy');
+    const { nodeCount, ...iavlSet } = await setAndSave('legacy', iavlDir);
+    const savedVersion = iavlSet.version;
+    const savedHash = Buffer.from(iavlSet.rootHash, 'hex');
+    log(
+      `iavl legacy: ${int(iavlSet.keysPerSec)} keys/s (${ms(iavlSet.elapsedMs)}, ${iavlSet.versions} versions)`,
+    );
+    const nodeKeySet = await setAndSave('node-key', await tempDir('iavl-node-key'));
+    const { nodeCount: _, ...iavlSetNodeKey } = nodeKeySet;
+    if (iavlSetNodeKey.rootHash !== iavlSet.rootHash) {
+      throw new Error(`node-key root ${iavlSetNodeKey.rootHash} is not the legacy root ${iavlSet.rootHash}`);
+    }
+    log(`iavl node-key: ${int(iavlSetNodeKey.keysPerSec)} keys/s, same root hash`);
 
     // --- mpt: put, checkpoint/commit per block ------------------------------------------
-    const mptDir = await tempDir('mpt');
-    const mptLevel = await openTracked(mptDir);
     const mptOpts = {
       useKeyHashing: false,
       valueEncoding: 'view',
@@ -231,87 +262,114 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
       useNodePruning: false,
       cacheSize: mptCacheSize,
     } as const;
-    const trie = await createMPT({ db: new MptLevelDb(mptLevel), ...mptOpts });
-    let commits = 0;
-    markStart = monoUs();
-    ioStart = { ...io };
-    t = performance.now();
-    for (let start = 0; start < keys; start += blockSize) {
-      const end = Math.min(keys, start + blockSize);
-      trie.checkpoint();
-      for (let i = start; i < end; i++) await trie.put(data.keys[i], data.values[i]);
-      await trie.commit();
-      commits++;
-    }
-    const mptMs = performance.now() - t;
-    marks.mptPut = [markStart, monoUs()];
-    ioPhases.mptPut = diffCounts(io, ioStart);
-    const mptRoot = hex(trie.root());
-    const mptDb = await closeAndMeasure(mptLevel, mptDir);
-    const mptPut = { elapsedMs: mptMs, putsPerSec: perSec(keys, mptMs), commits, root: mptRoot, db: mptDb };
-    log(`mpt: ${int(mptPut.putsPerSec)} puts/s (${ms(mptMs)}, ${commits} commits)`);
-
-    // --- export: cold (reopened db, new tree) then warm ---------------------------------
-    markStart = monoUs();
-    ioStart = { ...io };
-    t = performance.now();
-    db = await openTracked(iavlDir);
-    const source = new MutableTree(db, { layout: 'legacy', cacheBytes });
-    await source.loadVersion();
-    const openMs = performance.now() - t;
-    const snapshot = source.getImmutable(saved.version);
-    const exported: ExportNode[] = [];
-    t = performance.now();
-    for (const n of snapshot.export({ verify: false })) exported.push(n);
-    const coldMs = performance.now() - t;
-    marks.exportCold = [markStart, monoUs()];
-    ioPhases.exportCold = diffCounts(io, ioStart);
-    const exportCold = {
-      elapsedMs: coldMs,
-      nodes: exported.length,
-      nodesPerSec: perSec(exported.length, coldMs),
-      openMs,
+    const mptPhase = async () => {
+      const mptDir = await tempDir('mpt');
+      const mptLevel = await openTracked(mptDir);
+      const trie = await createMPT({ db: new MptLevelDb(mptLevel), ...mptOpts });
+      let commits = 0;
+      phaseStart();
+      const t = performance.now();
+      for (let start = 0; start < keys; start += blockSize) {
+        const end = Math.min(keys, start + blockSize);
+        trie.checkpoint();
+        for (let i = start; i < end; i++) await trie.put(data.keys[i], data.values[i]);
+        await trie.commit();
+        commits++;
+      }
+      const elapsedMs = performance.now() - t;
+      phaseEnd('mptPut');
+      const root = hex(trie.root());
+      const db = await closeAndMeasure(mptLevel, mptDir);
+      return { elapsedMs, putsPerSec: perSec(keys, elapsedMs), commits, root, db };
     };
+    const mptPut = await mptPhase();
+    log(`mpt: ${int(mptPut.putsPerSec)} puts/s (${ms(mptPut.elapsedMs)}, ${mptPut.commits} commits)`);
+
+    /** The legacy tree from a fresh open: LevelDB's block cache and the node cache start empty. */
+    const openSource = async () => {
+      const db = await openTracked(iavlDir);
+      const tree = new MutableTree(db, { layout: 'legacy', cacheBytes });
+      await tree.loadVersion();
+      return { db, snapshot: tree.getImmutable(savedVersion) };
+    };
+
+    // --- export, cold, one node at a time (materialized: the import's input) ------------
+    const exported: ExportNode[] = [];
+    const exportCold = await (async () => {
+      phaseStart();
+      let t = performance.now();
+      const { db, snapshot } = await openSource();
+      const openMs = performance.now() - t;
+      t = performance.now();
+      for (const n of snapshot.export({ verify: false })) exported.push(n);
+      const elapsedMs = performance.now() - t;
+      phaseEnd('exportCold');
+      await db.close();
+      return { elapsedMs, nodes: exported.length, nodesPerSec: perSec(exported.length, elapsedMs), openMs };
+    })();
     log(`export cold: ${int(exportCold.nodesPerSec)} nodes/s (${int(exported.length)} nodes)`);
     if (exported.length !== nodeCount) {
       throw new Error(`export produced ${exported.length} nodes, the tree has ${nodeCount}`);
     }
 
-    // Prefetched, as the migration reads, from a fresh open again.
-    await db.close();
-    db = await openTracked(iavlDir);
-    const prefetchSource = new MutableTree(db, { layout: 'legacy', cacheBytes });
-    await prefetchSource.loadVersion();
-    markStart = monoUs();
-    ioStart = { ...io };
-    t = performance.now();
-    let prefetchedCount = 0;
-    for await (const chunk of prefetchSource.getImmutable(saved.version).exportChunks({ verify: false }))
-      prefetchedCount += chunk.length;
-    const prefetchedMs = performance.now() - t;
-    marks.exportColdPrefetched = [markStart, monoUs()];
-    ioPhases.exportColdPrefetched = diffCounts(io, ioStart);
-    const exportColdPrefetched = {
-      elapsedMs: prefetchedMs,
-      nodes: prefetchedCount,
-      nodesPerSec: perSec(prefetchedCount, prefetchedMs),
-    };
+    // --- export, cold, prefetched, as the migration reads -------------------------------
+    const exportColdPrefetched = await (async () => {
+      const { db, snapshot } = await openSource();
+      phaseStart();
+      const t = performance.now();
+      let nodes = 0;
+      for await (const chunk of snapshot.exportChunks({ verify: false })) nodes += chunk.length;
+      const elapsedMs = performance.now() - t;
+      phaseEnd('exportColdPrefetched');
+      await db.close();
+      return { elapsedMs, nodes, nodesPerSec: perSec(nodes, elapsedMs) };
+    })();
     log(`export cold, prefetched: ${int(exportColdPrefetched.nodesPerSec)} nodes/s`);
 
-    // Verified, from a fresh open again: LevelDB's block cache and the node cache start empty.
-    await db.close();
-    db = await openTracked(iavlDir);
-    const verifiedSource = new MutableTree(db, { layout: 'legacy', cacheBytes });
-    await verifiedSource.loadVersion();
-    const verifiedSnapshot = verifiedSource.getImmutable(saved.version);
-    markStart = monoUs();
-    ioStart = { ...io };
+    // --- import: the exported nodes into a fresh node-key tree --------------------------
+    const importPhase = await (async () => {
+      const importDir = await tempDir('import-node-key');
+      const importDb = await openTracked(importDir);
+      const target = new MutableTree(importDb, { layout: 'node-key', cacheBytes });
+      await target.loadVersion();
+      phaseStart();
+      const t = performance.now();
+      const importer = new Importer(target, savedVersion);
+      await importer.addAll(exported);
+      const imported = await importer.commit();
+      const elapsedMs = performance.now() - t;
+      phaseEnd('import');
+      const reloadedRoot = target.getImmutable(savedVersion).hash;
+      const hashMatches = equal(imported.hash, savedHash) && equal(reloadedRoot, savedHash);
+      if (!hashMatches) {
+        throw new Error(
+          `import root hash mismatch: source ${hex(savedHash)}, importer ${hex(imported.hash)}, ` +
+            `reloaded ${hex(reloadedRoot)}`,
+        );
+      }
+      return {
+        elapsedMs,
+        nodes: importer.count,
+        nodesPerSec: perSec(importer.count, elapsedMs),
+        layout: 'node-key' as const,
+        rootHash: hex(imported.hash),
+        reloadedRootHash: hex(reloadedRoot),
+        hashMatches,
+        db: await closeAndMeasure(importDb, importDir),
+      };
+    })();
+    log(`import: ${int(importPhase.nodesPerSec)} nodes/s, root hash matches`);
+    // The streamed run below must not carry the materialized export's 200k objects.
+    exported.length = 0;
+
+    // --- export, cold, every hash verified; then warm; then streamed into an importer ---
+    const { db: verifiedDb, snapshot: verifiedSnapshot } = await openSource();
+    phaseStart();
     t = performance.now();
     let verifiedCount = 0;
     for (const _ of verifiedSnapshot.export()) verifiedCount++;
     const verifiedMs = performance.now() - t;
-    marks.exportColdVerified = [markStart, monoUs()];
-    ioPhases.exportColdVerified = diffCounts(io, ioStart);
+    phaseEnd('exportColdVerified');
     const exportColdVerified = {
       elapsedMs: verifiedMs,
       nodes: verifiedCount,
@@ -320,68 +378,27 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     log(`export cold, verified: ${int(exportColdVerified.nodesPerSec)} nodes/s`);
 
     let warmCount = 0;
-    markStart = monoUs();
-    ioStart = { ...io };
+    phaseStart();
     t = performance.now();
     for (const _ of verifiedSnapshot.export()) warmCount++;
     const warmMs = performance.now() - t;
-    marks.exportWarm = [markStart, monoUs()];
-    ioPhases.exportWarm = diffCounts(io, ioStart);
+    phaseEnd('exportWarm');
     const exportWarm = { elapsedMs: warmMs, nodes: warmCount, nodesPerSec: perSec(warmCount, warmMs) };
     log(`export warm: ${int(exportWarm.nodesPerSec)} nodes/s`);
 
-    // --- import: the exported nodes into a fresh node-key tree --------------------------
-    const importDir = await tempDir('import-node-key');
-    const importDb = await openTracked(importDir);
-    const target = new MutableTree(importDb, { layout: 'node-key', cacheBytes });
-    await target.loadVersion();
-    markStart = monoUs();
-    ioStart = { ...io };
-    t = performance.now();
-    const importer = new Importer(target, saved.version);
-    await importer.addAll(exported);
-    const imported = await importer.commit();
-    const importMs = performance.now() - t;
-    marks.import = [markStart, monoUs()];
-    ioPhases.import = diffCounts(io, ioStart);
-    const reloadedRoot = target.getImmutable(saved.version).hash;
-    const hashMatches = equal(imported.hash, saved.hash) && equal(reloadedRoot, saved.hash);
-    if (!hashMatches) {
-      throw new Error(
-        `import root hash mismatch: source ${hex(saved.hash)}, importer ${hex(imported.hash)}, ` +
-          `reloaded ${hex(reloadedRoot)}`,
-      );
-    }
-    const importPhase = {
-      elapsedMs: importMs,
-      nodes: importer.count,
-      nodesPerSec: perSec(importer.count, importMs),
-      layout: 'node-key' as const,
-      rootHash: hex(imported.hash),
-      reloadedRootHash: hex(reloadedRoot),
-      hashMatches,
-      db: await closeAndMeasure(importDb, importDir),
-    };
-    log(`import: ${int(importPhase.nodesPerSec)} nodes/s, root hash matches`);
-
-    // --- export streamed into import (end to end) ---------------------------------------
-    // Let the materialized export go, so the streamed run does not carry its 200k objects.
-    exported.length = 0;
     const streamDir = await tempDir('stream-node-key');
     const streamDb = await openTracked(streamDir);
     const streamTarget = new MutableTree(streamDb, { layout: 'node-key', cacheBytes });
     await streamTarget.loadVersion();
-    markStart = monoUs();
-    ioStart = { ...io };
+    phaseStart();
     t = performance.now();
-    const streamImporter = new Importer(streamTarget, saved.version);
+    const streamImporter = new Importer(streamTarget, savedVersion);
     await streamImporter.addAll(verifiedSnapshot.export({ verify: false }));
     const streamed = await streamImporter.commit();
     const streamMs = performance.now() - t;
-    marks.exportImportStream = [markStart, monoUs()];
-    ioPhases.exportImportStream = diffCounts(io, ioStart);
-    if (!equal(streamed.hash, saved.hash)) {
-      throw new Error(`streamed import root hash ${hex(streamed.hash)} is not ${hex(saved.hash)}`);
+    phaseEnd('exportImportStream');
+    if (!equal(streamed.hash, savedHash)) {
+      throw new Error(`streamed import root hash ${hex(streamed.hash)} is not ${hex(savedHash)}`);
     }
     const exportImportStream = {
       elapsedMs: streamMs,
@@ -390,12 +407,14 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
       hashMatches: true,
     };
     await streamDb.close();
-    await db.close();
+    await verifiedDb.close();
     log(`export->import stream: ${int(exportImportStream.nodesPerSec)} nodes/s`);
 
     const ratio = mptPut.putsPerSec > 0 ? iavlSet.keysPerSec / mptPut.putsPerSec : 0;
+    const ratioNodeKey = mptPut.putsPerSec > 0 ? iavlSetNodeKey.keysPerSec / mptPut.putsPerSec : 0;
     const targets = [
       { name: 'iavl keys/s ÷ mpt puts/s', value: ratio, target: TARGETS.ratio },
+      { name: 'iavl keys/s ÷ mpt puts/s (node-key)', value: ratioNodeKey, target: TARGETS.ratio },
       { name: 'export nodes/s (cold)', value: exportCold.nodesPerSec, target: TARGETS.exportNodesPerSec },
       {
         name: 'export nodes/s (cold, prefetched)',
@@ -432,6 +451,7 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
       phases: {
         generate,
         iavlSet,
+        iavlSetNodeKey,
         mptPut,
         exportCold,
         exportColdVerified,
@@ -442,8 +462,10 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
       },
       summary: {
         iavlKeysPerSec: iavlSet.keysPerSec,
+        iavlNodeKeyKeysPerSec: iavlSetNodeKey.keysPerSec,
         mptPutsPerSec: mptPut.putsPerSec,
         ratio,
+        ratioNodeKey,
         exportColdNodesPerSec: exportCold.nodesPerSec,
         exportColdVerifiedNodesPerSec: exportColdVerified.nodesPerSec,
         exportColdPrefetchedNodesPerSec: exportColdPrefetched.nodesPerSec,
@@ -467,6 +489,7 @@ export function iavlRows(r: IavlBenchResult): TableRow[] {
   const p = r.phases;
   const target = (name: string) => r.targets.find((x) => x.name === name)!;
   const ratio = target('iavl keys/s ÷ mpt puts/s');
+  const ratioNodeKey = target('iavl keys/s ÷ mpt puts/s (node-key)');
   const cold = target('export nodes/s (cold)');
   const coldVerified = target('export nodes/s (cold, verified)');
   const coldPrefetched = target('export nodes/s (cold, prefetched)');
@@ -480,14 +503,28 @@ export function iavlRows(r: IavlBenchResult): TableRow[] {
     },
     { metric: '  of which set / saveVersion', value: `${ms(p.iavlSet.setMs)} / ${ms(p.iavlSet.saveMs)}` },
     {
+      metric: `iavl set+saveVersion (node-key, ${int(r.params.blockSize)}/version)`,
+      value: `${int(p.iavlSetNodeKey.keysPerSec)} keys/s`,
+    },
+    {
+      metric: '  of which set / saveVersion',
+      value: `${ms(p.iavlSetNodeKey.setMs)} / ${ms(p.iavlSetNodeKey.saveMs)}`,
+    },
+    {
       metric: `mpt put (checkpoint+commit per ${int(r.params.blockSize)})`,
       value: `${int(p.mptPut.putsPerSec)} puts/s`,
     },
     {
-      metric: 'ratio iavl ÷ mpt',
+      metric: 'ratio iavl (legacy) ÷ mpt',
       value: `${ratio.value.toFixed(1)}x`,
       target: `≥ ${ratio.target}x`,
       pass: ratio.pass,
+    },
+    {
+      metric: 'ratio iavl (node-key) ÷ mpt',
+      value: `${ratioNodeKey.value.toFixed(1)}x`,
+      target: `≥ ${ratioNodeKey.target}x`,
+      pass: ratioNodeKey.pass,
     },
     { metric: 'node count', value: int(r.summary.nodeCount) },
     {
@@ -527,8 +564,8 @@ export function iavlRows(r: IavlBenchResult): TableRow[] {
       value: `${int(r.io.iavlSet.getSync)} / ${int(r.io.exportCold.getSync)} / ${int(r.io.exportWarm.getSync)}`,
     },
     {
-      metric: 'batch ops written: iavl / mpt / import',
-      value: `${int(r.io.iavlSet.batchOps)} / ${int(r.io.mptPut.batchOps)} / ${int(r.io.import.batchOps)}`,
+      metric: 'batch ops written: iavl legacy / node-key / mpt / import',
+      value: `${int(r.io.iavlSet.batchOps)} / ${int(r.io.iavlSetNodeKey.batchOps)} / ${int(r.io.mptPut.batchOps)} / ${int(r.io.import.batchOps)}`,
     },
     { metric: 'LevelDB reads: mpt', value: int(r.io.mptPut.get) },
     { metric: 'iavl node cache', value: mib(r.params.iavlCacheBytes) },
@@ -553,6 +590,7 @@ export const iavlScenario: Scenario<IavlBenchResult> = {
       seed: opts.seed,
       json: opts.json,
       log: opts.log,
+      blockSize: opts.blockChanges,
       iavlCacheBytes: opts.cacheMiB === undefined ? undefined : opts.cacheMiB * 1024 * 1024,
     });
     const header = headerLines('iavl benchmark', result.date, result.machine, result.git);

@@ -27,7 +27,8 @@ options:
   --seed N       PRNG seed (default 1)
   --cache-mib N  IAVL node cache per tree in MiB (iavl only; default: the library's, 64)
   --blocks N     blocks to commit (commit-latency, sync; default 200)
-  --block-changes N  changes per block (commit-latency, sync; default 1000)
+  --block-changes N  changes per block (commit-latency, sync; default 1000), or sets per
+                     saveVersion and puts per mpt commit (iavl; default 1000)
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
   --json         print exactly one JSON document on stdout (progress still goes to stderr)
   --out FILE     write the results to FILE instead (e.g. for a profiled run)
