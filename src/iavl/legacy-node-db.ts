@@ -4,7 +4,7 @@ import { concatBytes } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
 import { decodeLegacyNode, encodeLegacyNode, HASH_SIZE } from './node-codec.js';
-import { NodeDb, newNodesPostOrder } from './node-db.js';
+import { NodeDb } from './node-db.js';
 
 const N = 0x6e; // 'n' + hash -> node
 const O = 0x6f; // 'o' + u64be(to) + u64be(from) + hash -> hash
@@ -74,20 +74,29 @@ export class LegacyNodeDb extends NodeDb {
     previous: number,
     batch: WriteBatch,
   ): void {
-    if (root !== null && root.ref === undefined) {
-      for (const n of newNodesPostOrder(this, root)) {
-        if (n.height > 0) {
-          n.leftRef = n.left ? n.left.hash : n.leftRef;
-          n.rightRef = n.right ? n.right.hash : n.rightRef;
+    // Each new node after its children, whose hashes it stores; saved nodes keep only
+    // references, and the cache serves them from now on.
+    const save = (n: Node): void => {
+      const hash = this.hashOf(n);
+      if (n.height > 0) {
+        const l = n.left;
+        const r = n.right;
+        if (l !== undefined) {
+          if (l.ref === undefined) save(l);
+          n.leftRef = l.hash;
+          n.left = undefined;
         }
-        n.ref = n.hash;
-        batch.put(this.kv.batchKey(N, n.hash!), encodeLegacyNode(n));
-        // Saved nodes keep only references; the cache serves them from now on.
-        n.left = undefined;
-        n.right = undefined;
-        this.cache.set(n);
+        if (r !== undefined) {
+          if (r.ref === undefined) save(r);
+          n.rightRef = r.hash;
+          n.right = undefined;
+        }
       }
-    }
+      n.ref = hash;
+      batch.put(this.kv.batchKey(N, hash), encodeLegacyNode(n));
+      this.cache.set(n);
+    };
+    if (root !== null && root.ref === undefined) save(root);
     for (const o of orphans) {
       // The node lived from its own version to the previous saved one.
       batch.put(

@@ -144,9 +144,9 @@ export class MutableTree {
       this.#root = Node.leaf(key, value, v);
       return false;
     }
-    const [root, updated] = this.#set(this.#root, key, value, v);
-    this.#root = root;
-    return updated;
+    this.#updated = false;
+    this.#root = this.#set(this.#root, key, value, v);
+    return this.#updated;
   }
 
   /** Removes a key; returns its old value, or undefined when it was absent. */
@@ -297,12 +297,16 @@ export class MutableTree {
     return n.clone(v);
   }
 
-  #set(node: Node, key: Uint8Array, value: Uint8Array, v: number): [Node, boolean] {
+  /** Whether the set() under way replaced a value; a field, so #set allocates no result pairs. */
+  #updated = false;
+
+  #set(node: Node, key: Uint8Array, value: Uint8Array, v: number): Node {
     if (node.height === 0) {
       const c = compareBytes(key, node.key);
       if (c === 0) {
         this.#orphan(node);
-        return [Node.leaf(key, value, v), true];
+        this.#updated = true;
+        return Node.leaf(key, value, v);
       }
       const inner = new Node(c < 0 ? node.key : key, undefined, v, 1, 2);
       if (c < 0) {
@@ -313,21 +317,20 @@ export class MutableTree {
         inner.right = Node.leaf(key, value, v);
       }
       linkRefs(inner);
-      return [inner, false];
+      return inner;
     }
     const n = this.#own(node, v);
-    let updated: boolean;
     if (compareBytes(key, n.key) < 0) {
-      [n.left, updated] = this.#set(this.ndb.left(n), key, value, v);
+      n.left = this.#set(this.ndb.left(n), key, value, v);
       n.leftRef = undefined;
     } else {
-      [n.right, updated] = this.#set(this.ndb.right(n), key, value, v);
+      n.right = this.#set(this.ndb.right(n), key, value, v);
       n.rightRef = undefined;
     }
     // An update changes no shape: heights, sizes and balance stay as they were.
-    if (updated) return [n, true];
+    if (this.#updated) return n;
     this.#calcHeightAndSize(n);
-    return [this.#balance(n, v), false];
+    return this.#balance(n, v);
   }
 
   #remove(

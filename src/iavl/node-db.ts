@@ -161,22 +161,6 @@ export abstract class NodeDb {
   }
 }
 
-/** Post-order list of the new (unsaved) nodes under `root`; hashes them on the way. */
-export function newNodesPostOrder(ndb: NodeDb, root: Node): Node[] {
-  const out: Node[] = [];
-  const visit = (n: Node): void => {
-    if (n.ref !== undefined) return;
-    if (n.height > 0) {
-      if (n.left) visit(n.left);
-      if (n.right) visit(n.right);
-    }
-    ndb.hashOf(n);
-    out.push(n);
-  };
-  visit(root);
-  return out;
-}
-
 function missing(ref: Uint8Array): StoreMigrateError {
   return new StoreMigrateError('ERR_MISSING_NODE', `node ${toHex(ref)} is missing from the database`, {
     details: { node: toHex(ref) },

@@ -12,7 +12,7 @@ import {
   NODE_KEY_SIZE,
   nodeKeyBytes,
 } from './node-codec.js';
-import { NodeDb, newNodesPostOrder } from './node-db.js';
+import { NodeDb } from './node-db.js';
 
 const S = 0x73; // 's' + u64be(version) + u32be(nonce) -> node, or a root record at nonce 1
 const N = 0x6e; // legacy nodes a node-key tree may still point at
@@ -127,28 +127,31 @@ export class NodeKeyNodeDb extends NodeDb {
       batch.put(rootKey, sKey(root.ref));
       return;
     }
-    const fresh = newNodesPostOrder(this, root);
-    // Nonces in pre-order, root first, as iavl v1 assigns them.
+    // One walk: nonces in pre-order, root first, as iavl v1 assigns them; each node written
+    // after its children, whose references it stores. Hashes are known (stageVersion took
+    // the working hash first), so nothing here reads the database or can fail halfway.
     let nonce = 0;
-    const assign = (n: Node): void => {
-      if (n.ref !== undefined) return;
+    const save = (n: Node): void => {
       n.ref = nodeKeyBytes(version, ++nonce);
       if (n.height > 0) {
-        if (n.left) assign(n.left);
-        if (n.right) assign(n.right);
+        const l = n.left;
+        const r = n.right;
+        if (l !== undefined) {
+          if (l.ref === undefined) save(l);
+          n.leftRef = l.ref;
+          n.left = undefined;
+        }
+        if (r !== undefined) {
+          if (r.ref === undefined) save(r);
+          n.rightRef = r.ref;
+          n.right = undefined;
+        }
       }
-    };
-    assign(root);
-    for (const n of fresh) {
-      if (n.height > 0) {
-        if (n.left) n.leftRef = n.left.ref;
-        if (n.right) n.rightRef = n.right.ref;
-        n.left = undefined;
-        n.right = undefined;
-      }
-      batch.put(this.kv.batchKey(S, n.ref!), encodeNodeKeyNode(n));
+      this.hashOf(n);
+      batch.put(this.kv.batchKey(S, n.ref), encodeNodeKeyNode(n));
       this.cache.set(n);
-    }
+    };
+    save(root);
   }
 
   async deleteVersionsTo(version: number): Promise<void> {
