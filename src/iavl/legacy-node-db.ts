@@ -1,5 +1,5 @@
 import type { WriteBatch } from '../db/kv-db.js';
-import { readU64be, u64be } from '../encoding/byte-writer.js';
+import { readU64be, u64be, writeU64be } from '../encoding/byte-writer.js';
 import { concatBytes } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
@@ -97,12 +97,14 @@ export class LegacyNodeDb extends NodeDb {
       this.cache.set(n);
     };
     if (root !== null && root.ref === undefined) save(root);
+    // 'o' + u64be(previous) + u64be(node version) + hash: the node lived from its own version
+    // to the previous saved one. One scratch body; batchKey copies it for each record.
+    const body = new Uint8Array(8 + 8 + HASH_SIZE);
+    writeU64be(body, 0, previous);
     for (const o of orphans) {
-      // The node lived from its own version to the previous saved one.
-      batch.put(
-        this.kv.key(concatBytes(new Uint8Array([O]), u64be(previous), u64be(o.version), o.ref!)),
-        o.ref!,
-      );
+      writeU64be(body, 8, o.version);
+      body.set(o.ref!, 16);
+      batch.put(this.kv.batchKey(O, body), o.ref!);
     }
     batch.put(this.kv.key(rootKey(version)), root === null ? new Uint8Array(0) : root.hash!);
   }

@@ -54,8 +54,12 @@ export class MutableTree {
   #root: Node | null = null;
   #version = 0;
   #loaded = false;
-  /** Persisted nodes replaced in the working version (legacy orphan records). */
-  #orphans = new Map<string, Node>();
+  /**
+   * Persisted nodes replaced in the working version (legacy orphan records). A set of node
+   * objects: within one version a persisted node sits at one place and is reached through
+   * one object, so identity is enough and no key is built per orphan.
+   */
+  #orphans = new Set<Node>();
   #fast: boolean | undefined;
   /** Keys changed since the last save, for the fast-node index. */
   #fastChanges = new Map<string, { key: Uint8Array; value: Uint8Array | undefined }>();
@@ -200,7 +204,7 @@ export class MutableTree {
       // Saving the same state again is a no-op, as in iavl.
       this.#root = existing;
     } else {
-      this.ndb.saveVersion(version, this.#root, this.#orphans.values(), this.#version, batch);
+      this.ndb.saveVersion(version, this.#root, this.#orphans, this.#version, batch);
       if (this.#fast) this.#writeFastNodes(version, batch);
     }
     this.#version = version;
@@ -281,7 +285,7 @@ export class MutableTree {
 
   #orphan(n: Node): void {
     // Only the legacy layout records orphans; node-key pruning walks the trees instead.
-    if (n.ref !== undefined && this.ndb.layout === 'legacy') this.#orphans.set(refKey(n.ref), n);
+    if (n.ref !== undefined && this.ndb.layout === 'legacy') this.#orphans.add(n);
   }
 
   /**
