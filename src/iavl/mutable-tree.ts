@@ -429,16 +429,13 @@ export class MutableTree {
   }
 }
 
-/** New inner nodes built from existing children keep the persisted children as references. */
+/**
+ * A new inner node over a persisted child records the child's reference too, and keeps the
+ * pointer until saveVersion() (as NodeDb.left/right do) so hashing does not look it up.
+ */
 function linkRefs(inner: Node): void {
-  if (inner.left?.ref !== undefined) {
-    inner.leftRef = inner.left.ref;
-    inner.left = undefined;
-  }
-  if (inner.right?.ref !== undefined) {
-    inner.rightRef = inner.right.ref;
-    inner.right = undefined;
-  }
+  if (inner.left?.ref !== undefined) inner.leftRef = inner.left.ref;
+  if (inner.right?.ref !== undefined) inner.rightRef = inner.right.ref;
 }
 
 function describeVersions(versions: number[]): string {
