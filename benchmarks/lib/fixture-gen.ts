@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClassicLevel } from 'classic-level';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { generateSyntheticState, type SyntheticStateProgress } from '../../src/v1/synthetic-state.js';
 import type { FixtureMeta, FixtureSpec } from './fixture.js';
 import { generatorSha256 } from './fixture.js';
 import { dirSize } from './fs-util.js';
+import { settleDb } from './settle-db.js';
 
 /**
  * Child process of `ensureFixture` (lib/fixture.ts):
@@ -15,27 +15,6 @@ import { dirSize } from './fs-util.js';
  * writes `<out dir>/meta.json`.
  */
 
-/**
- * Brings a freshly generated database into the shape a long-running node's has. Version 1
- * is one huge batch; LevelDB still holds it in its log when the generator closes the
- * database (closing abandons the memtable flush), so every later open would replay
- * gigabytes of log into a memtable, using that much native memory and then compacting one
- * giant level-0 table in the background of the measurement. Opening once writes the log
- * out as a table; compacting the whole key range leaves ordinary 16 MB tables in the levels.
- */
-export async function settleDb(path: string): Promise<number> {
-  const t = performance.now();
-  const db = (await openDb(path, { createIfMissing: false })) as unknown as ClassicLevel<
-    Uint8Array,
-    Uint8Array
-  >;
-  try {
-    await db.compactRange(Uint8Array.of(0x00), new Uint8Array(64).fill(0xff));
-  } finally {
-    await db.close();
-  }
-  return performance.now() - t;
-}
 async function main(): Promise<void> {
   if (process.argv[2] === '--settle') {
     // Settles an existing database: node fixture-gen.js --settle <db dir>
