@@ -59,6 +59,8 @@ export class Importer {
   readonly #batchBytes: number;
   readonly #checkpointKey: Uint8Array | undefined;
   #batch: WriteBatch;
+  /** The batch LevelDB is writing while the next one fills; at most one at a time, in order. */
+  #writing: Promise<void> | undefined;
   #stack: Pending[] = [];
   #lastLeaf: Uint8Array | undefined;
   #count = 0;
@@ -175,21 +177,46 @@ export class Importer {
     else this.#batch.put(kv.batchKey(S, n.ref!), encodeNodeKeyNode(n));
   }
 
-  /** Writes the pending batch (with the checkpoint, when one is configured). */
+  /**
+   * Hands the pending batch (with the checkpoint, when one is configured) to the database.
+   * It is written on LevelDB's thread while the next batch fills: flush() first waits for the
+   * previous write, so batches land in order and a checkpoint never precedes its nodes, and
+   * a failed write is thrown by the next flush(), drain() or commit().
+   */
   async flush(extra?: (batch: WriteBatch) => void): Promise<void> {
     const b = this.#batch;
     this.#batch = this.#tree.kv.batch();
     if (this.#checkpointKey) b.put(this.#checkpointKey, encodeImporterState(this.state));
     extra?.(b);
-    await b.write();
+    await this.drain();
+    const writing = b.write();
+    // Observed at the next drain(); until then a failure must not count as unhandled.
+    writing.catch(() => {});
+    this.#writing = writing;
   }
 
-  /** Adds every node of a stream, flushing as it goes. */
+  /** Waits until every flushed batch is written; throws a write's error. */
+  async drain(): Promise<void> {
+    const writing = this.#writing;
+    this.#writing = undefined;
+    await writing;
+  }
+
+  /** Adds every node of a stream, flushing as it goes; every batch is written when it returns. */
   async addAll(nodes: Iterable<ExportNode> | AsyncIterable<ExportNode>): Promise<void> {
-    for await (const n of nodes) {
-      this.add(n);
-      if (this.needsFlush) await this.flush();
+    if (Symbol.iterator in nodes) {
+      // A plain loop: for await over a synchronous source would cost a promise per node.
+      for (const n of nodes) {
+        this.add(n);
+        if (this.needsFlush) await this.flush();
+      }
+    } else {
+      for await (const n of nodes) {
+        this.add(n);
+        if (this.needsFlush) await this.flush();
+      }
     }
+    await this.drain();
   }
 
   /**
@@ -213,6 +240,7 @@ export class Importer {
       );
     }
     await this.flush();
+    await this.drain();
     const root = this.#stack[0];
     const batch = kv.batch();
     if (tree.layout === 'legacy') {
