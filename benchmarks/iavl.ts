@@ -17,6 +17,7 @@ import {
 } from './lib/bench-env.js';
 import { formatTable, hex, int, mib, ms, perSec, type TableRow } from './lib/format.js';
 import { type DirSize, dirSize, TempDirs } from './lib/fs-util.js';
+import { fullGc } from './lib/full-gc.js';
 import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
 import { MptLevelDb } from './lib/mpt-level-db.js';
 import { generateKeyValues } from './lib/prng.js';
@@ -193,9 +194,10 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     log(`generated ${int(keys)} keys (seed ${seed}) in ${ms(generate.elapsedMs)}`);
 
     // Each phase runs in its own function, so what it leaves behind (a tree's node cache, the
-    // mpt trie and its cache) is garbage before the next phase starts and does not weigh on
-    // that phase's garbage collection.
+    // mpt trie and its cache) is garbage before the next phase starts, and a full collection
+    // off the clock clears it, so no phase pays for an earlier one's garbage.
     const phaseStart = () => {
+      fullGc();
       markStart = monoUs();
       ioStart = { ...io };
     };
@@ -299,6 +301,20 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
       return { db, snapshot: tree.getImmutable(savedVersion) };
     };
 
+    // --- export, cold, prefetched, as the migration reads -------------------------------
+    const exportColdPrefetched = await (async () => {
+      const { db, snapshot } = await openSource();
+      phaseStart();
+      const t = performance.now();
+      let nodes = 0;
+      for await (const chunk of snapshot.exportChunks({ verify: false })) nodes += chunk.length;
+      const elapsedMs = performance.now() - t;
+      phaseEnd('exportColdPrefetched');
+      await db.close();
+      return { elapsedMs, nodes, nodesPerSec: perSec(nodes, elapsedMs) };
+    })();
+    log(`export cold, prefetched: ${int(exportColdPrefetched.nodesPerSec)} nodes/s`);
+
     // --- export, cold, one node at a time (materialized: the import's input) ------------
     const exported: ExportNode[] = [];
     const exportCold = await (async () => {
@@ -323,20 +339,6 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     if (exported.length !== nodeCount) {
       throw new Error(`export produced ${exported.length} nodes, the tree has ${nodeCount}`);
     }
-
-    // --- export, cold, prefetched, as the migration reads -------------------------------
-    const exportColdPrefetched = await (async () => {
-      const { db, snapshot } = await openSource();
-      phaseStart();
-      const t = performance.now();
-      let nodes = 0;
-      for await (const chunk of snapshot.exportChunks({ verify: false })) nodes += chunk.length;
-      const elapsedMs = performance.now() - t;
-      phaseEnd('exportColdPrefetched');
-      await db.close();
-      return { elapsedMs, nodes, nodesPerSec: perSec(nodes, elapsedMs) };
-    })();
-    log(`export cold, prefetched: ${int(exportColdPrefetched.nodesPerSec)} nodes/s`);
 
     // --- import: the exported nodes into a fresh node-key tree --------------------------
     const importPhase = await (async () => {
