@@ -204,6 +204,9 @@ export class MigrationManager {
       if (this.#stop.signal.aborted && this.#error === undefined && isStreamClosed(err)) return;
       this.#fail(err);
       throw this.#error;
+    } finally {
+      // Whoever awaited start() sees the final progress (the last migrated version) at once.
+      this.#tracker.flush();
     }
   }
 

@@ -89,9 +89,14 @@ export class ProgressTracker {
     this.#subject.next({ ...this.#state });
   }
 
+  /** Emits a state the throttle is holding back, now. */
+  flush(): void {
+    if (this.#trailing !== undefined) this.#emit();
+  }
+
   complete(): void {
     // The last state is never lost to the throttle.
-    if (this.#trailing !== undefined) this.#emit();
+    this.flush();
     this.#subject.complete();
   }
 }

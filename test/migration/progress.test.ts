@@ -40,6 +40,21 @@ describe('ProgressTracker', () => {
     expect(seen.at(-1)?.migratedVersion).toBe(9);
   });
 
+  it('flushes a held-back update on demand, and only once', () => {
+    const t = new ProgressTracker();
+    const seen: MigrationProgress[] = [];
+    t.progress$.subscribe((p) => seen.push(p));
+    t.update({ phase: 'syncing', targetVersion: 9 });
+    t.update({ migratedVersion: 4 });
+    expect(seen.at(-1)?.migratedVersion).toBe(0);
+    t.flush();
+    expect(seen.at(-1)?.migratedVersion).toBe(4);
+    const count = seen.length;
+    t.flush();
+    expect(seen.length).toBe(count);
+    t.complete();
+  });
+
   it('keeps a failed migration failed until a new one starts', () => {
     const t = new ProgressTracker();
     t.update({ phase: 'failed' });
