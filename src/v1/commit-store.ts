@@ -250,7 +250,13 @@ export class CommitStore {
     const version = expectedVersion ?? this.latest + 1;
     if (version !== this.latest + 1) return this.commitVersion(version);
     this.validate(cs);
-    this.writeChangeset(cs);
+    try {
+      this.writeChangeset(cs);
+    } catch (err) {
+      // Part of the changeset may be in the working trees: drop it, so nothing half-applied stays.
+      await this.rollback();
+      throw err;
+    }
     return this.commitVersion(version);
   }
 
