@@ -74,24 +74,10 @@ export class LegacyNodeDb extends NodeDb {
     previous: number,
     batch: WriteBatch,
   ): void {
-    // Each new node after its children, whose hashes it stores; saved nodes keep only
-    // references, and the cache serves them from now on.
+    // Each new node after its children, whose hashes (their references) it stores.
     const save = (n: Node): void => {
       const hash = this.hashOf(n);
-      if (n.height > 0) {
-        const l = n.left;
-        const r = n.right;
-        if (l !== undefined) {
-          if (l.ref === undefined) save(l);
-          n.leftRef = l.hash;
-          n.left = undefined;
-        }
-        if (r !== undefined) {
-          if (r.ref === undefined) save(r);
-          n.rightRef = r.hash;
-          n.right = undefined;
-        }
-      }
+      this.linkChildren(n, save);
       n.ref = hash;
       batch.put(this.kv.batchKey(N, hash), encodeLegacyNode(n));
       this.cache.set(n);

@@ -104,6 +104,27 @@ export abstract class NodeDb {
     return child;
   }
 
+  /**
+   * For saveVersion: writes a new node's unsaved children with `save` (left subtree first),
+   * then keeps only their references, so a saved node pins no subtree in memory; the cache
+   * serves its children from now on.
+   */
+  protected linkChildren(n: Node, save: (child: Node) => void): void {
+    if (n.height === 0) return;
+    const l = n.left;
+    if (l !== undefined) {
+      if (l.ref === undefined) save(l);
+      n.leftRef = l.ref;
+      n.left = undefined;
+    }
+    const r = n.right;
+    if (r !== undefined) {
+      if (r.ref === undefined) save(r);
+      n.rightRef = r.ref;
+      n.right = undefined;
+    }
+  }
+
   /** The node's hash, computing it (and any new descendants') when it is not known yet. */
   hashOf(n: Node): Uint8Array {
     if (n.hash !== undefined) return n.hash;

@@ -133,20 +133,7 @@ export class NodeKeyNodeDb extends NodeDb {
     let nonce = 0;
     const save = (n: Node): void => {
       n.ref = nodeKeyBytes(version, ++nonce);
-      if (n.height > 0) {
-        const l = n.left;
-        const r = n.right;
-        if (l !== undefined) {
-          if (l.ref === undefined) save(l);
-          n.leftRef = l.ref;
-          n.left = undefined;
-        }
-        if (r !== undefined) {
-          if (r.ref === undefined) save(r);
-          n.rightRef = r.ref;
-          n.right = undefined;
-        }
-      }
+      this.linkChildren(n, save);
       this.hashOf(n);
       batch.put(this.kv.batchKey(S, n.ref), encodeNodeKeyNode(n));
       this.cache.set(n);
