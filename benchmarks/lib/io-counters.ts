@@ -97,9 +97,16 @@ export function countIo(db: LevelDatabase, counts: IoCounts): LevelDatabase {
         counts.batchBytes += (key as Uint8Array).length;
         return del(key);
       };
+      // A written batch is cleared and reused (WriteBatch pools them), so count per write.
+      const clear = b._clear.bind(b);
+      b._clear = () => {
+        ops = 0;
+        return clear();
+      };
       b._write = async (...w) => {
         counts.batches++;
         counts.batchOps += ops;
+        ops = 0;
         const t = performance.now();
         try {
           return await write(...w);

@@ -120,6 +120,34 @@ describe.each(backends)('KvDb on %s', (_name, open) => {
     await db.close();
   });
 
+  it('keeps batches apart when they are open together, discarded, or written one after another', async () => {
+    const db = await open();
+    const kv = new KvDb(db);
+    // A discarded batch's operations never reach a later batch.
+    const dropped = kv.batch();
+    dropped.put(utf8('dropped'), utf8('x'));
+    await dropped.discard();
+    // Two batches filled at once, written in the other order.
+    const first = kv.batch();
+    const second = kv.batch();
+    first.put(utf8('first'), utf8('1'));
+    second.put(utf8('second'), utf8('2'));
+    await second.write();
+    expect(await kv.get(utf8('first'))).toBeUndefined();
+    await first.write();
+    // Many batches in a row, each with its own keys only.
+    for (let i = 0; i < 10; i++) {
+      const b = kv.batch();
+      b.put(utf8(`row-${i}`), utf8(`v${i}`));
+      if (i > 0) b.del(utf8(`row-${i - 1}`));
+      await b.write();
+    }
+    const keys: string[] = [];
+    for await (const k of kv.keys()) keys.push(new TextDecoder().decode(k));
+    expect(keys.sort()).toEqual(['first', 'row-9', 'second']);
+    await db.close();
+  });
+
   it('fails a batch whose database closed before it was written, with ERR_DB_IO', async () => {
     const db = await open();
     const kv = new KvDb(db);
