@@ -7,7 +7,6 @@ import type { Changeset } from '../src/encoding/changeset.js';
 import { RootStore } from '../src/v2/root/root-store.js';
 import {
   gitInfo,
-  headerLines,
   load1m,
   type MachineInfo,
   machineInfo,
@@ -19,11 +18,11 @@ import {
 } from './lib/bench-env.js';
 import { liveKeys, makeBlocks } from './lib/blocks.js';
 import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
-import { formatTable, int, ms, type TableRow } from './lib/format.js';
+import { int, ms, type TableRow } from './lib/format.js';
 import { TempDirs } from './lib/fs-util.js';
 import type { GitInfo } from './lib/git.js';
 import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
-import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+import { type Scenario, type ScenarioOutput, scenarioOutput } from './lib/scenario.js';
 
 export const COMMIT_LATENCY_TARGETS = {
   /** p99 commit latency during a migration over p99 without one. */
@@ -434,7 +433,6 @@ export const commitLatencyScenario: Scenario<CommitLatencyBenchResult> = {
       intervalMs: opts.intervalMs,
       log: opts.log,
     });
-    const header = headerLines('commit-latency benchmark', result.date, result.machine, result.git);
-    return { result, pass: result.pass, text: `${header}\n\n${formatTable(commitLatencyRows(result))}` };
+    return scenarioOutput('commit-latency benchmark', result, commitLatencyRows(result));
   },
 };

@@ -6,22 +6,14 @@ import type { ExportNode } from '../src/iavl/immutable-tree.js';
 import { Importer } from '../src/iavl/importer.js';
 import { MutableTree, type SaveResult } from '../src/iavl/mutable-tree.js';
 import { DEFAULT_CACHE_BYTES, type TreeLayout } from '../src/iavl/node-db.js';
-import {
-  type GitInfo,
-  gitInfo,
-  headerLines,
-  load1m,
-  type MachineInfo,
-  machineInfo,
-  monoUs,
-} from './lib/bench-env.js';
-import { formatTable, hex, int, mib, ms, perSec, type TableRow } from './lib/format.js';
+import { type GitInfo, gitInfo, load1m, type MachineInfo, machineInfo, monoUs } from './lib/bench-env.js';
+import { hex, int, mib, ms, perSec, type TableRow } from './lib/format.js';
 import { type DirSize, dirSize, TempDirs } from './lib/fs-util.js';
 import { fullGc } from './lib/full-gc.js';
 import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
 import { MptLevelDb } from './lib/mpt-level-db.js';
 import { generateKeyValues } from './lib/prng.js';
-import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+import { type Scenario, type ScenarioOutput, scenarioOutput } from './lib/scenario.js';
 import { settleDb } from './lib/settle-db.js';
 
 export interface IavlBenchOptions {
@@ -607,7 +599,6 @@ export const iavlScenario: Scenario<IavlBenchResult> = {
       blockSize: opts.blockChanges,
       iavlCacheBytes: opts.cacheMiB === undefined ? undefined : opts.cacheMiB * 1024 * 1024,
     });
-    const header = headerLines('iavl benchmark', result.date, result.machine, result.git);
-    return { result, pass: result.pass, text: `${header}\n\n${formatTable(iavlRows(result))}` };
+    return scenarioOutput('iavl benchmark', result, iavlRows(result));
   },
 };

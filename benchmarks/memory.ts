@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  gitInfo,
-  headerLines,
-  load1m,
-  type MachineInfo,
-  machineInfo,
-  type TargetCheck,
-  target,
-} from './lib/bench-env.js';
+import { gitInfo, load1m, type MachineInfo, machineInfo, type TargetCheck, target } from './lib/bench-env.js';
 import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
-import { formatTable, int, mib, ms, perSec, type TableRow } from './lib/format.js';
+import { int, mib, ms, perSec, type TableRow } from './lib/format.js';
 import { TempDirs } from './lib/fs-util.js';
 import type { GitInfo } from './lib/git.js';
-import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+import { type Scenario, type ScenarioOutput, scenarioOutput } from './lib/scenario.js';
 import type { MemoryChildReport } from './memory-child.js';
 
 const MiB = 1024 * 1024;
@@ -260,7 +252,6 @@ export const memoryScenario: Scenario<MemoryBenchResult> = {
   description: 'peak RSS of a migration in a child process, at N and 4N leaves',
   async run(opts): Promise<ScenarioOutput<MemoryBenchResult>> {
     const result = await runMemoryBench({ leaves: opts.keys, seed: opts.seed, log: opts.log });
-    const header = headerLines('memory benchmark', result.date, result.machine, result.git);
-    return { result, pass: result.pass, text: `${header}\n\n${formatTable(memoryRows(result))}` };
+    return scenarioOutput('memory benchmark', result, memoryRows(result));
   },
 };

@@ -7,7 +7,6 @@ import type { ExportNode, ImmutableTree } from '../src/iavl/immutable-tree.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
 import {
   gitInfo,
-  headerLines,
   load1m,
   type MachineInfo,
   machineInfo,
@@ -18,10 +17,10 @@ import {
 } from './lib/bench-env.js';
 import { approximatePartSizes, V2_PARTS } from './lib/db-parts.js';
 import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
-import { formatTable, int, mib, ms, perSec, type TableRow } from './lib/format.js';
+import { int, mib, ms, perSec, type TableRow } from './lib/format.js';
 import { type DirSize, dirSize, TempDirs } from './lib/fs-util.js';
 import type { GitInfo } from './lib/git.js';
-import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+import { type Scenario, type ScenarioOutput, scenarioOutput } from './lib/scenario.js';
 
 export const MIGRATE_TARGETS = { ratio: 0.35, stretchRatio: 0.5 } as const;
 
@@ -364,7 +363,6 @@ export const migrateScenario: Scenario<MigrateBenchResult> = {
   description: 'migration leaves/s against a raw copy of the same leaves (the physical limit)',
   async run(opts): Promise<ScenarioOutput<MigrateBenchResult>> {
     const result = await runMigrateBench({ leaves: opts.keys, seed: opts.seed, log: opts.log });
-    const header = headerLines('migrate benchmark', result.date, result.machine, result.git);
-    return { result, pass: result.pass, text: `${header}\n\n${formatTable(migrateRows(result))}` };
+    return scenarioOutput('migrate benchmark', result, migrateRows(result));
   },
 };

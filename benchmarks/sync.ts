@@ -5,7 +5,6 @@ import { toHex } from '../src/encoding/bytes.js';
 import { RootStore } from '../src/v2/root/root-store.js';
 import {
   gitInfo,
-  headerLines,
   load1m,
   type MachineInfo,
   machineInfo,
@@ -16,10 +15,10 @@ import {
 } from './lib/bench-env.js';
 import { liveKeys, makeBlocks } from './lib/blocks.js';
 import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
-import { formatTable, int, ms, perSec, type TableRow } from './lib/format.js';
+import { int, ms, perSec, type TableRow } from './lib/format.js';
 import { TempDirs } from './lib/fs-util.js';
 import type { GitInfo } from './lib/git.js';
-import type { Scenario, ScenarioOutput } from './lib/scenario.js';
+import { type Scenario, type ScenarioOutput, scenarioOutput } from './lib/scenario.js';
 
 export const SYNC_TARGETS = {
   /** Buffered blocks replayed per second, at 1,000 changes per block. */
@@ -327,7 +326,6 @@ export const syncScenario: Scenario<SyncBenchResult> = {
       blockChanges: opts.blockChanges,
       log: opts.log,
     });
-    const header = headerLines('sync benchmark', result.date, result.machine, result.git);
-    return { result, pass: result.pass, text: `${header}\n\n${formatTable(syncRows(result))}` };
+    return scenarioOutput('sync benchmark', result, syncRows(result));
   },
 };

@@ -1,3 +1,7 @@
+import { headerLines, type MachineInfo } from './bench-env.js';
+import { formatTable, type TableRow } from './format.js';
+import type { GitInfo } from './git.js';
+
 /** Options the runner parses once and hands to every scenario. */
 export interface ScenarioOptions {
   /** Keys (or leaves) to generate; undefined: the scenario's default. `--keys`, alias `--leaves`. */
@@ -32,4 +36,27 @@ export interface Scenario<R = unknown> {
   name: string;
   description: string;
   run(options: ScenarioOptions): Promise<ScenarioOutput<R>>;
+}
+
+/** What every scenario's result carries for the report header. */
+interface Reported {
+  date: string;
+  machine: MachineInfo;
+  git: GitInfo;
+  pass: boolean;
+}
+
+/** A scenario's output: its result, whether it passed, and the header and table as text. */
+export function scenarioOutput<R extends Reported>(
+  title: string,
+  result: R,
+  rows: TableRow[],
+): ScenarioOutput<R> {
+  return {
+    result,
+    pass: result.pass,
+    text: `${headerLines(title, result.date, result.machine, result.git)}
+
+${formatTable(rows)}`,
+  };
 }
