@@ -20,6 +20,20 @@ export interface MigrationProgress {
   targetVersion: number;
 }
 
+/** Progress before any work: what a tracker starts from. */
+export const IDLE_PROGRESS: Readonly<MigrationProgress> = Object.freeze({
+  phase: 'idle',
+  store: undefined,
+  leavesDone: 0,
+  leavesTotal: 0,
+  nodes: 0,
+  bytes: 0,
+  rate: 0,
+  etaSeconds: undefined,
+  migratedVersion: 0,
+  targetVersion: 0,
+});
+
 const WINDOW_MS = 5000;
 const THROTTLE_MS = 250;
 
@@ -30,18 +44,7 @@ const THROTTLE_MS = 250;
 export class ProgressTracker {
   readonly #subject = new Subject<MigrationProgress>();
   readonly progress$: Observable<MigrationProgress>;
-  #state: MigrationProgress = {
-    phase: 'idle',
-    store: undefined,
-    leavesDone: 0,
-    leavesTotal: 0,
-    nodes: 0,
-    bytes: 0,
-    rate: 0,
-    etaSeconds: undefined,
-    migratedVersion: 0,
-    targetVersion: 0,
-  };
+  #state: MigrationProgress = { ...IDLE_PROGRESS };
   #samples: Array<[number, number]> = [];
   #lastEmitAt = -Infinity;
   #lastEmittedPhase: MigrationPhase | undefined;

@@ -10,7 +10,7 @@ import {
   formatRate,
   MigrationProgressDisplay,
 } from '../../src/cli/migration-progress.js';
-import type { MigrationProgress } from '../../src/migration/progress.js';
+import { IDLE_PROGRESS, type MigrationProgress } from '../../src/migration/progress.js';
 import type { RootStoreEvent } from '../../src/v2/root/root-store.js';
 
 /** A stream that records what is written; `isTTY: true` makes it look like a terminal to cli-progress. */
@@ -31,19 +31,7 @@ function fakeStream(tty: boolean): { stream: NodeJS.WriteStream; text: () => str
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '');
 
 function progress(patch: Partial<MigrationProgress>): MigrationProgress {
-  return {
-    phase: 'restoring',
-    store: undefined,
-    leavesDone: 0,
-    leavesTotal: 0,
-    nodes: 0,
-    bytes: 0,
-    rate: 0,
-    etaSeconds: undefined,
-    migratedVersion: 0,
-    targetVersion: 0,
-    ...patch,
-  };
+  return { ...IDLE_PROGRESS, phase: 'restoring', ...patch };
 }
 
 /** The bar line of one phase, e.g. `restore bank |=====-----| 50% 1,000/2,000 12.3k/s ETA 5.0s`. */
