@@ -264,13 +264,12 @@ export class WriteBatch {
     } catch (err) {
       throw StoreMigrateError.from(err, 'ERR_DB_IO', 'database batch write failed');
     } finally {
-      this.#ops = [];
-      await this.discard();
+      this.discard();
     }
   }
 
   /** Releases a batch that will not be written (a written one is released already). */
-  async discard(): Promise<void> {
+  discard(): void {
     this.#written = true;
     this.#ops = [];
     const native = this.#native;
