@@ -1,0 +1,3 @@
+module storemigrate.local/goref/common
+
+go 1.23
