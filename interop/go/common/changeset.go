@@ -28,10 +28,10 @@ type Changeset struct {
 }
 
 type jsonChange struct {
-	Store  string `json:"store"`
-	Key    string `json:"key"`
+	Store  string  `json:"store"`
+	Key    string  `json:"key"`
 	Value  *string `json:"value,omitempty"`
-	Delete bool   `json:"delete,omitempty"`
+	Delete bool    `json:"delete,omitempty"`
 }
 
 type jsonChangeset struct {

@@ -24,6 +24,8 @@ func Main(era Era, extra Commands) {
 		err = runRead(era, args)
 	case "workload":
 		err = runWorkload(args)
+	case "modules":
+		err = WriteJSON("-", ModuleVersions())
 	default:
 		run, ok := extra[cmd]
 		if !ok {
@@ -38,7 +40,7 @@ func Main(era Era, extra Commands) {
 }
 
 func usage(era Era, extra Commands) {
-	cmds := []string{"apply", "read", "workload"}
+	cmds := []string{"apply", "read", "workload", "modules"}
 	for name := range extra {
 		cmds = append(cmds, name)
 	}

@@ -19,6 +19,9 @@ import (
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/gogoproto/proto"
 
+	iavltree "github.com/cosmos/iavl"
+	iavldb "github.com/cosmos/iavl/db"
+
 	goref "storemigrate.local/goref/common"
 )
 
@@ -193,6 +196,11 @@ func (s *store) tree(name string) (*iavl.Store, error) {
 }
 
 func (s *store) TreeRoot(name string, h int64) ([]byte, bool, error) {
+	if _, mounted := s.keys[name]; !mounted || s.rs.GetCommitKVStore(s.keys[name]) == nil {
+		// A store an upgrade deleted or renamed away is no longer mounted, but its trees of
+		// the heights before stay on disk: read them with iavl directly.
+		return unmountedRoot(s.db, name, h)
+	}
 	t, err := s.tree(name)
 	if err != nil {
 		return nil, false, err
@@ -205,6 +213,18 @@ func (s *store) TreeRoot(name string, h int64) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	return imm.LastCommitID().Hash, true, nil
+}
+
+func unmountedRoot(db dbm.DB, name string, h int64) ([]byte, bool, error) {
+	tree := iavltree.NewMutableTree(iavldb.NewWrapper(dbm.NewPrefixDB(db, []byte("s/k:"+name+"/"))), 1000, true, log.NewNopLogger())
+	if !tree.VersionExists(h) {
+		return nil, false, nil
+	}
+	imm, err := tree.GetImmutable(h)
+	if err != nil {
+		return nil, false, err
+	}
+	return imm.Hash(), true, nil
 }
 
 func (s *store) Iterate(name string, fn func(key, value []byte)) error {
