@@ -10,6 +10,7 @@ import { type GitInfo, gitInfo, load1m, type MachineInfo, machineInfo, monoUs } 
 import { hex, int, mib, ms, perSec, type TableRow } from './lib/format.js';
 import { type DirSize, dirSize, TempDirs } from './lib/fs-util.js';
 import { fullGc } from './lib/full-gc.js';
+import { type GoSkipped, gorefBench, runGorefBench, writePairs } from './lib/goref.js';
 import { countIo, diffCounts, type IoCounts, zeroCounts } from './lib/io-counters.js';
 import { MptLevelDb } from './lib/mpt-level-db.js';
 import { generateKeyValues } from './lib/prng.js';
@@ -41,6 +42,27 @@ export const TARGETS = {
 
 interface Phase {
   elapsedMs: number;
+}
+
+/** What `goref bench iavl` measures with Go iavl v1.2 on the same keys and the same legacy tree. */
+export interface GoIavlResult {
+  modules: Record<string, string>;
+  /** Go's node cache, in nodes (cosmos-sdk's default). */
+  cacheNodes: number;
+  fastNodes: false;
+  setSave: { keys: number; elapsedMs: number; keysPerSec: number; rootHash: string };
+  /** iavl v1 exporting our legacy tree from a fresh open. */
+  exportCold: { nodes: number; elapsedMs: number; nodesPerSec: number };
+  import: { nodes: number; elapsedMs: number; nodesPerSec: number; rootHash: string; hashMatches: boolean };
+}
+
+/** TS ÷ Go, each a rate measured in the same run on the same data (above 1: TS is faster). */
+export interface IavlVsGo {
+  setSaveLegacy: number;
+  setSaveNodeKey: number;
+  exportCold: number;
+  exportColdPrefetched: number;
+  import: number;
 }
 
 interface SetPhase extends Phase {
@@ -120,6 +142,10 @@ export interface IavlBenchResult {
     importNodesPerSec: number;
     nodeCount: number;
   };
+  /** Go iavl v1.2 doing the same work in the same run, or why it did not run. */
+  go: GoIavlResult | GoSkipped;
+  /** The headline: TS ÷ Go per figure; absent when Go did not run. */
+  vsGo?: IavlVsGo;
   targets: Array<{ name: string; value: number; target: number; pass: boolean }>;
   pass: boolean;
   totalMs: number;
@@ -416,6 +442,32 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
     await verifiedDb.close();
     log(`export->import stream: ${int(exportImportStream.nodesPerSec)} nodes/s`);
 
+    // --- Go iavl v1.2 on the same keys, and exporting the same legacy tree --------------
+    const go = await goIavlPhase(
+      data.keys,
+      data.values,
+      blockSize,
+      iavlDir,
+      savedVersion,
+      await tempDir('go'),
+      log,
+    );
+    if (!('skipped' in go) && (go.setSave.rootHash !== iavlSet.rootHash || !go.import.hashMatches)) {
+      throw new Error(
+        `Go's root ${go.setSave.rootHash} is not ours ${iavlSet.rootHash}, or its import differs`,
+      );
+    }
+    const vsGo =
+      'skipped' in go
+        ? undefined
+        : {
+            setSaveLegacy: iavlSet.keysPerSec / go.setSave.keysPerSec,
+            setSaveNodeKey: iavlSetNodeKey.keysPerSec / go.setSave.keysPerSec,
+            exportCold: exportCold.nodesPerSec / go.exportCold.nodesPerSec,
+            exportColdPrefetched: exportColdPrefetched.nodesPerSec / go.exportCold.nodesPerSec,
+            import: importPhase.nodesPerSec / go.import.nodesPerSec,
+          };
+
     const ratio = mptPut.putsPerSec > 0 ? iavlSet.keysPerSec / mptPut.putsPerSec : 0;
     const ratioNodeKey = mptPut.putsPerSec > 0 ? iavlSetNodeKey.keysPerSec / mptPut.putsPerSec : 0;
     const targets = [
@@ -479,6 +531,8 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
         importNodesPerSec: importPhase.nodesPerSec,
         nodeCount,
       },
+      go,
+      vsGo,
       targets,
       pass: targets.every((x) => x.pass),
       totalMs: performance.now() - started,
@@ -488,6 +542,48 @@ export async function runIavlBench(options: IavlBenchOptions = {}): Promise<Iavl
   } finally {
     await temp.removeAll();
   }
+}
+
+/** Runs `goref bench iavl` (after every database of ours on `legacyDir` is closed). */
+async function goIavlPhase(
+  keys: Uint8Array[],
+  values: Uint8Array[],
+  blockSize: number,
+  legacyDir: string,
+  version: number,
+  work: string,
+  log: (line: string) => void,
+): Promise<GoIavlResult | GoSkipped> {
+  const bin = gorefBench();
+  if (typeof bin !== 'string') {
+    log(`go: skipped (${bin.skipped})`);
+    return bin;
+  }
+  const data = `${work}/pairs.bin`;
+  await writePairs(data, keys, values);
+  fullGc();
+  const go = await runGorefBench<GoIavlResult>(bin, [
+    'iavl',
+    '--data',
+    data,
+    '--block',
+    String(blockSize),
+    '--legacy',
+    legacyDir,
+    '--version',
+    String(version),
+    '--work',
+    work,
+  ]);
+  log(
+    `go iavl v1.2: set+save ${int(go.setSave.keysPerSec)} keys/s, export cold ${int(go.exportCold.nodesPerSec)} nodes/s, import ${int(go.import.nodesPerSec)} nodes/s`,
+  );
+  return go;
+}
+
+/** `0.42x`, or `n/a` when Go did not run. */
+function ratioText(r: number | undefined): string {
+  return r === undefined ? 'n/a' : `${r.toFixed(2)}x`;
 }
 
 /** The human-readable table of a result. */
@@ -501,8 +597,33 @@ export function iavlRows(r: IavlBenchResult): TableRow[] {
   const coldPrefetched = target('export nodes/s (cold, prefetched)');
   const warm = target('export nodes/s (warm)');
   const imp = target('import nodes/s');
+  const go = 'skipped' in r.go ? undefined : r.go;
+  const goRows: TableRow[] =
+    go === undefined
+      ? [{ metric: 'Go iavl v1.2, same work and data', value: `skipped: ${(r.go as GoSkipped).skipped}` }]
+      : [
+          {
+            metric: `Go iavl ${go.modules['github.com/cosmos/iavl']}: set+saveVersion`,
+            value: `${int(go.setSave.keysPerSec)} keys/s`,
+          },
+          {
+            metric: '  TS ÷ Go, legacy / node-key',
+            value: `${ratioText(r.vsGo?.setSaveLegacy)} / ${ratioText(r.vsGo?.setSaveNodeKey)}`,
+          },
+          {
+            metric: 'Go: export of our legacy tree, cold',
+            value: `${int(go.exportCold.nodesPerSec)} nodes/s`,
+          },
+          {
+            metric: '  TS ÷ Go, one at a time / prefetched',
+            value: `${ratioText(r.vsGo?.exportCold)} / ${ratioText(r.vsGo?.exportColdPrefetched)}`,
+          },
+          { metric: 'Go: import into node-key tree', value: `${int(go.import.nodesPerSec)} nodes/s` },
+          { metric: '  TS ÷ Go', value: ratioText(r.vsGo?.import) },
+        ];
   return [
     { metric: 'keys', value: int(r.params.keys) },
+    ...goRows,
     {
       metric: `iavl set+saveVersion (legacy, ${int(r.params.blockSize)}/version)`,
       value: `${int(p.iavlSet.keysPerSec)} keys/s`,

@@ -4,6 +4,9 @@ import type { LevelDatabase } from '../src/db/kv-db.js';
 import { openDb } from '../src/db/open-db.js';
 import { toHex, utf8 } from '../src/encoding/bytes.js';
 import type { ExportNode, ImmutableTree } from '../src/iavl/immutable-tree.js';
+import { Importer } from '../src/iavl/importer.js';
+import { MutableTree } from '../src/iavl/mutable-tree.js';
+import { storePrefix } from '../src/v1/commit-store.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
 import {
   gitInfo,
@@ -20,6 +23,7 @@ import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
 import { int, mib, ms, perSec, type TableRow } from './lib/format.js';
 import { type DirSize, dirSize, TempDirs } from './lib/fs-util.js';
 import type { GitInfo } from './lib/git.js';
+import { type GoSkipped, gorefBench, runGorefBench } from './lib/goref.js';
 import { type Scenario, type ScenarioOutput, scenarioOutput } from './lib/scenario.js';
 
 export const MIGRATE_TARGETS = { ratio: 0.35, stretchRatio: 0.5 } as const;
@@ -79,12 +83,35 @@ export interface MigrateBenchResult {
       parts: Record<string, number>;
     };
   };
+  /**
+   * The state-commitment half of a migration, as cosmos-sdk's store/v2 migration does it: every
+   * store exported and imported into a node-key tree. `ts` is ours (exportChunks into Importer),
+   * `go` is iavl v1.2 (`goref bench migrate`), on the same v1 copy in the same run.
+   */
+  exportImport: {
+    ts: PhaseTiming & { leaves: number; nodes: number; leavesPerSec: number };
+    go: GoMigrateResult | GoSkipped;
+    /** TS ÷ Go leaves/s for that same work, and for our whole migration (SC + SS) against it. */
+    vsGo?: { exportImport: number; migrate: number };
+  };
   targets: TargetCheck[];
   pass: boolean;
   /** process.resourceUsage().maxRSS of the whole run, bytes. */
   maxRssBytes: number;
   totalMs: number;
   marks: Record<string, [number, number]>;
+}
+
+/** What `goref bench migrate` prints. */
+export interface GoMigrateResult {
+  modules: Record<string, string>;
+  height: number;
+  stores: number;
+  leaves: number;
+  nodes: number;
+  elapsedMs: number;
+  leavesPerSec: number;
+  rootsMatch: boolean;
 }
 
 type RawCopy = PhaseTiming & {
@@ -98,6 +125,47 @@ type RawCopy = PhaseTiming & {
 
 function* leavesOf(nodes: Iterable<ExportNode>): Generator<[Uint8Array, Uint8Array]> {
   for (const n of nodes) if (n.height === 0) yield [n.key, n.value!];
+}
+
+/** Our SC-only pipeline: each store's tree exported (prefetched) straight into a node-key importer. */
+async function exportImportPhase(
+  clock: PhaseClock,
+  v1Path: string,
+  outPath: string,
+  height: number,
+  track: (db: LevelDatabase) => LevelDatabase,
+) {
+  const src = track(await openDb(v1Path, { createIfMissing: false }));
+  const dst = track(await openDb(outPath));
+  try {
+    const v1 = await MultiStoreV1.open(src, { readOnly: true });
+    const ci = await v1.getCommitInfo(height);
+    const phase = await clock.time('exportImport', async () => {
+      let leaves = 0;
+      let nodes = 0;
+      for (const { name, hash } of ci.stores) {
+        const tree = new MutableTree(dst, { layout: 'node-key', prefix: storePrefix(name) });
+        await tree.loadVersion();
+        const importer = new Importer(tree, height);
+        for await (const chunk of (await v1.immutable(name, height)).exportChunks({ verify: false })) {
+          for (const n of chunk) if (n.height === 0) leaves++;
+          nodes += chunk.length;
+          await importer.addAll(chunk);
+        }
+        const done = await importer.commit();
+        if (toHex(done.hash) !== toHex(hash)) throw new Error(`store ${name}: imported root differs from v1`);
+      }
+      return { leaves, nodes };
+    });
+    return {
+      ...phase.timing,
+      ...phase.value,
+      leavesPerSec: perSec(phase.value.leaves, phase.timing.elapsedMs),
+    };
+  } finally {
+    await src.close();
+    await dst.close();
+  }
 }
 
 /**
@@ -261,6 +329,39 @@ export async function runMigrateBench(options: MigrateBenchOptions = {}): Promis
     }
     log(`migrate: ${int(migrate.leavesPerSec)} leaves/s (${ms(migrate.durationMs)}), app hash matches v1`);
 
+    // --- (3) SC only, export -> import: ours, then Go iavl v1.2 on the same v1 copy ------------
+    log('export -> import of every store into node-key trees (SC only), ours then Go');
+    const tsExportImport = await exportImportPhase(clock, v1Path, join(work, 'sc-only.db'), height, track);
+    log(`ours: ${int(tsExportImport.leavesPerSec)} leaves/s (${ms(tsExportImport.elapsedMs)})`);
+    const bin = gorefBench();
+    let go: GoMigrateResult | GoSkipped = typeof bin === 'string' ? { skipped: '' } : bin;
+    if (typeof bin === 'string') {
+      go = await runGorefBench<GoMigrateResult>(bin, [
+        'migrate',
+        '--v1',
+        v1Path,
+        '--work',
+        await temp.make('go-migrate'),
+      ]);
+      if (go.leaves !== rawCopy.leaves || !go.rootsMatch) {
+        throw new Error(`Go exported ${go.leaves} leaves, the raw copy ${rawCopy.leaves}`);
+      }
+      log(`go iavl v1.2: ${int(go.leavesPerSec)} leaves/s (${ms(go.elapsedMs)})`);
+    } else {
+      log(`go: skipped (${bin.skipped})`);
+    }
+    const exportImport = {
+      ts: tsExportImport,
+      go,
+      vsGo:
+        'skipped' in go
+          ? undefined
+          : {
+              exportImport: tsExportImport.leavesPerSec / go.leavesPerSec,
+              migrate: migrate.leavesPerSec / go.leavesPerSec,
+            },
+    };
+
     const ratio = rawCopy.leavesPerSec > 0 ? migrate.leavesPerSec / rawCopy.leavesPerSec : 0;
     const targets = [
       target('migrate ÷ raw copy (leaves/s)', ratio, MIGRATE_TARGETS.ratio, 'higher'),
@@ -292,6 +393,7 @@ export async function runMigrateBench(options: MigrateBenchOptions = {}): Promis
       rawExportLeavesPerSec: rawExport.leavesPerSec,
       ratioVsRawExport: rawExport.leavesPerSec > 0 ? migrate.leavesPerSec / rawExport.leavesPerSec : 0,
       phases: { rawCopy, rawExport, migrate },
+      exportImport,
       targets,
       // The stretch goal is reported, not required.
       pass: targets[0].pass,
@@ -307,8 +409,28 @@ export async function runMigrateBench(options: MigrateBenchOptions = {}): Promis
 export function migrateRows(r: MigrateBenchResult): TableRow[] {
   const p = r.phases;
   const [ratio, stretch] = r.targets;
+  const ei = r.exportImport;
+  const goRows: TableRow[] =
+    'skipped' in ei.go
+      ? [{ metric: 'Go iavl v1.2 export -> import (SC only)', value: `skipped: ${ei.go.skipped}` }]
+      : [
+          {
+            metric: `Go iavl ${ei.go.modules['github.com/cosmos/iavl']} export -> import (SC only)`,
+            value: `${int(ei.go.leavesPerSec)} leaves/s`,
+          },
+          {
+            metric: 'ours, the same (exportChunks -> Importer)',
+            value: `${int(ei.ts.leavesPerSec)} leaves/s`,
+          },
+          { metric: '  TS ÷ Go, SC only', value: `${ei.vsGo?.exportImport.toFixed(2)}x` },
+          {
+            metric: '  TS ÷ Go, our whole migration (SC + SS) ÷ Go SC only',
+            value: `${ei.vsGo?.migrate.toFixed(2)}x`,
+          },
+        ];
   return [
     { metric: 'leaves at the migrated height', value: int(r.leaves) },
+    ...goRows,
     { metric: 'stores / versions of history', value: `${r.params.stores} / ${r.params.versions}` },
     {
       metric: `fixture (${r.fixture.fromCache ? 'cached' : 'generated now'})`,
