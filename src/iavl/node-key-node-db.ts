@@ -1,6 +1,6 @@
 import type { WriteBatch } from '../db/kv-db.js';
-import { readU32be, readU64be } from '../encoding/byte-writer.js';
-import { concatBytes } from '../encoding/bytes.js';
+import { readU32be, readU64be, writeU64be } from '../encoding/byte-writer.js';
+import { concatBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
 import { refKey } from './node-cache.js';
@@ -16,6 +16,9 @@ import { NodeDb } from './node-db.js';
 
 const S = 0x73; // 's' + u64be(version) + u32be(nonce) -> node, or a root record at nonce 1
 const N = 0x6e; // legacy nodes a node-key tree may still point at
+const R = 0x72; // legacy roots ('r' + u64be(version)) of the versions before an upgrade to iavl v1
+/** A root reference of the retracted iavl v1.0.0–v1.1.0 form: 's' + u64be(version), nonce 1 implied. */
+const SHORT_REF_SIZE = 1 + 8;
 
 function sKey(ref: Uint8Array): Uint8Array {
   const k = new Uint8Array(1 + ref.length);
@@ -28,10 +31,21 @@ function rootRef(version: number): Uint8Array {
   return nodeKeyBytes(version, 1);
 }
 
+function legacyRootKey(version: number): Uint8Array {
+  const k = new Uint8Array(9);
+  k[0] = R;
+  writeU64be(k, 1, version);
+  return k;
+}
+
 /**
- * The node-key layout of iavl v1 (store v2 StateCommitment): nodes keyed by the version that
- * created them and a nonce. The root of version v sits at nonce 1, or v's record there refers
- * to an older root (13 bytes, 's' + key) when nothing changed; an empty value is an empty tree.
+ * The node-key layout of iavl v1 (store v2 StateCommitment, and store v1 from cosmos-sdk v0.50):
+ * nodes keyed by the version that created them and a nonce. The root of version v sits at
+ * nonce 1, or v's record there refers to an older root when nothing changed (13 bytes,
+ * 's' + key; or 9 bytes, 's' + version, as iavl v1.0.0–v1.1.0 wrote it); an empty value is an
+ * empty tree. A tree that iavl v1 continued from iavl 0.20 also holds legacy nodes ('n' +
+ * hash, reached through inner nodes' mode bits) and the legacy roots ('r') of the versions
+ * before the upgrade.
  */
 export class NodeKeyNodeDb extends NodeDb {
   readonly layout = 'node-key' as const;
@@ -64,14 +78,35 @@ export class NodeKeyNodeDb extends NodeDb {
   #rootRefOf(version: number): Uint8Array | null {
     const raw = this.kv.getSync(sKey(rootRef(version)));
     if (raw === undefined) {
-      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `version ${version} does not exist`, {
-        details: { version },
-      });
+      // A version saved before the tree moved to iavl v1 keeps its legacy root.
+      const legacy = this.kv.getSync(legacyRootKey(version));
+      if (legacy === undefined) {
+        throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `version ${version} does not exist`, {
+          details: { version },
+        });
+      }
+      if (legacy.length === 0) return null;
+      if (legacy.length !== HASH_SIZE) {
+        throw new StoreMigrateError(
+          'ERR_CORRUPT_NODE',
+          `legacy root record of version ${version} is ${legacy.length} bytes`,
+          {
+            details: { version },
+          },
+        );
+      }
+      return legacy;
     }
     if (raw.length === 0) return null;
-    if (raw.length === 1 + NODE_KEY_SIZE && raw[0] === S) return raw.subarray(1);
     // Node bodies start with zigzag(height), which is even, so never with 's'.
-    return rootRef(version);
+    if (raw[0] !== S) return rootRef(version);
+    if (raw.length === 1 + NODE_KEY_SIZE) return raw.subarray(1);
+    if (raw.length === SHORT_REF_SIZE) return nodeKeyBytes(readU64be(raw, 1), 1);
+    throw new StoreMigrateError(
+      'ERR_CORRUPT_NODE',
+      `root reference of version ${version} is ${raw.length} bytes (${toHex(raw)}); a reference has 9 or 13`,
+      { details: { version } },
+    );
   }
 
   getRoot(version: number): Node | null {
@@ -80,7 +115,20 @@ export class NodeKeyNodeDb extends NodeDb {
   }
 
   hasVersion(version: number): boolean {
+    return this.#hasNodeKeyRoot(version) || this.kv.getSync(legacyRootKey(version)) !== undefined;
+  }
+
+  #hasNodeKeyRoot(version: number): boolean {
     return this.kv.getSync(sKey(rootRef(version))) !== undefined;
+  }
+
+  /** Versions saved in the legacy layout, before the tree moved to iavl v1 (ascending). */
+  async #legacyVersions(): Promise<number[]> {
+    const out: number[] = [];
+    for await (const k of this.kv.keys({ gte: new Uint8Array([R]), lt: new Uint8Array([R + 1]) })) {
+      if (k.length === 9) out.push(readU64be(k, 1));
+    }
+    return out;
   }
 
   async latestVersion(): Promise<number> {
@@ -96,17 +144,19 @@ export class NodeKeyNodeDb extends NodeDb {
   }
 
   async availableVersions(): Promise<number[]> {
+    const legacy = await this.#legacyVersions();
     const latest = await this.latestVersion();
-    if (latest === 0 || !this.hasVersion(latest)) return [];
-    // Versions are contiguous from the first unpruned one; find it by binary search.
-    let lo = 1;
+    if (latest === 0 || !this.#hasNodeKeyRoot(latest)) return legacy;
+    // Node-key versions are contiguous from the first unpruned one (a store an upgrade added
+    // starts at the upgrade height); find it by binary search above the legacy ones.
+    let lo = (legacy.at(-1) ?? 0) + 1;
     let hi = latest;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      if (this.hasVersion(mid)) hi = mid;
+      if (this.#hasNodeKeyRoot(mid)) hi = mid;
       else lo = mid + 1;
     }
-    const out: number[] = [];
+    const out = legacy;
     for (let v = lo; v <= latest; v++) out.push(v);
     return out;
   }
@@ -124,7 +174,15 @@ export class NodeKeyNodeDb extends NodeDb {
       return;
     }
     if (root.ref !== undefined) {
-      batch.put(rootKey, sKey(root.ref));
+      if (root.ref.length !== HASH_SIZE) {
+        batch.put(rootKey, sKey(root.ref));
+        return;
+      }
+      // An unchanged legacy root: as iavl v1, save it again in this layout at (its version,
+      // nonce 0), its children still legacy hashes, and refer to it there.
+      const moved = nodeKeyBytes(root.version, 0);
+      batch.put(this.kv.key(sKey(moved)), encodeNodeKeyNode(root));
+      batch.put(rootKey, sKey(moved));
       return;
     }
     // One walk: nonces in pre-order, root first, as iavl v1 assigns them; each node written

@@ -8,7 +8,7 @@ import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { SnapshotItem } from '../snapshots/snapshot-item.js';
 import type { SnapshotsManager } from '../snapshots/snapshots-manager.js';
-import type { CommitInfo } from '../v1/commit-info.js';
+import { type CommitInfo, isTreeless } from '../v1/commit-info.js';
 import type { RestoredLeaf, StateCommitment } from '../v2/commitment/state-commitment.js';
 import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
 import { ChangesetBuffer } from './changeset-buffer.js';
@@ -355,6 +355,7 @@ export class MigrationManager {
       this.#height = version;
     }
     const source = this.#snapshots.source;
+    const treelessStores = (await source.getCommitInfo(version)).stores.filter(isTreeless).map((s) => s.name);
     const counts = await this.#snapshots.leafCounts(version);
     const leavesTotal = counts.reduce((a, c) => a + c.leaves, 0);
     const sc = this.#sc;
@@ -428,6 +429,7 @@ export class MigrationManager {
           sc
             .restore(version, stream, {
               leaves,
+              treelessStores,
               signal: this.#stop.signal,
               batchBytes: this.#batchBytes,
               pace: (n) => this.#pacer.step(n),

@@ -19,6 +19,11 @@ export interface CommitInfo {
   timestampMs?: number;
 }
 
+/** A store listed with an empty CommitID (no version, no hash): a memory store, which has no tree. */
+export function isTreeless(s: StoreInfo): boolean {
+  return s.version === 0 && s.hash.length === 0;
+}
+
 export function makeCommitInfo(version: number, stores: StoreInfo[], timestampMs?: number): CommitInfo {
   const sorted = [...stores].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { version, stores: sorted, appHash: simpleMapHash(sorted), timestampMs };

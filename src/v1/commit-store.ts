@@ -7,7 +7,14 @@ import { StoreMigrateError } from '../errors.js';
 import type { ImmutableTree } from '../iavl/immutable-tree.js';
 import { MutableTree } from '../iavl/mutable-tree.js';
 import type { TreeLayout } from '../iavl/node-db.js';
-import { type CommitInfo, decodeCommitInfo, encodeCommitInfo, makeCommitInfo } from './commit-info.js';
+import {
+  type CommitInfo,
+  decodeCommitInfo,
+  encodeCommitInfo,
+  isTreeless,
+  makeCommitInfo,
+  type StoreInfo,
+} from './commit-info.js';
 import { type QueryResult, queryProofOps } from './proof-ops.js';
 
 export function storePrefix(name: string): Uint8Array {
@@ -52,6 +59,13 @@ export interface CommitStoreOptions {
 export class CommitStore {
   readonly kv: KvDb;
   protected readonly trees = new Map<string, MutableTree>();
+  /**
+   * Stores the commit info lists with an empty CommitID and that have no tree: memory stores,
+   * which cosmos-sdk before v0.47 listed. They count in the app hash, so every commit keeps them.
+   */
+  protected readonly treeless = new Set<string>();
+  /** Trees of stores no longer mounted (deleted by a store upgrade), opened to read old heights. */
+  readonly #retired = new Map<string, MutableTree>();
   readonly #meta: string;
   readonly #layout: TreeLayout;
   readonly #keepRecent: number;
@@ -87,7 +101,11 @@ export class CommitStore {
     } else {
       this.latest = decodeLatest(raw);
       this.lastCommit = await this.getCommitInfo(this.latest);
-      names = this.lastCommit.stores.map((s) => s.name);
+      names = [];
+      for (const s of this.lastCommit.stores) {
+        if (isTreeless(s)) this.treeless.add(s.name);
+        else names.push(s.name);
+      }
       const extra = (stores ?? []).filter((s) => !names.includes(s));
       if (extra.length > 0) {
         throw new StoreMigrateError(
@@ -97,15 +115,20 @@ export class CommitStore {
       }
     }
     for (const name of names) {
-      const tree = this.newTree(name);
+      const tree = this.newTree(name, await this.storeLayout(name));
       await tree.loadVersion(this.latest === 0 ? undefined : this.latest);
       this.trees.set(name, tree);
     }
   }
 
-  protected newTree(name: string): MutableTree {
+  /** The layout a store's tree is in (the store's own data decides; StateCommitment's is fixed). */
+  protected async storeLayout(_name: string): Promise<TreeLayout> {
+    return this.#layout;
+  }
+
+  protected newTree(name: string, layout: TreeLayout = this.#layout): MutableTree {
     return new MutableTree(this.kv, {
-      layout: this.#layout,
+      layout,
       prefix: storePrefix(name),
       cacheBytes: this.#cacheBytes,
     });
@@ -124,9 +147,14 @@ export class CommitStore {
     return this.lastCommit;
   }
 
-  /** Mounted store names, sorted. */
+  /** Mounted store names (the stores with trees), sorted. */
   storeNames(): string[] {
     return [...this.trees.keys()].sort();
+  }
+
+  /** Stores in the commit info that have no tree (memory stores of cosmos-sdk before v0.47), sorted. */
+  treelessStoreNames(): string[] {
+    return [...this.treeless].sort();
   }
 
   tree(store: string): MutableTree {
@@ -139,8 +167,33 @@ export class CommitStore {
     return t;
   }
 
-  /** Versions that still have a commit info, ascending. */
+  /**
+   * Versions that can be read: a commit info, and every tree it names at that version,
+   * ascending. Pruning keeps the commit info of heights whose trees it deleted.
+   */
   async versions(): Promise<number[]> {
+    const perStore = new Map<string, Set<number>>();
+    const candidates = new Set<number>();
+    for (const [name, t] of this.trees) {
+      const vs = await t.availableVersions();
+      perStore.set(name, new Set(vs));
+      for (const v of vs) candidates.add(v);
+    }
+    if (this.trees.size === 0) return this.commitHeights();
+    const out: number[] = [];
+    for (const h of [...candidates].sort((a, b) => a - b)) {
+      const raw = await this.kv.get(this.commitInfoKey(h));
+      if (raw === undefined) continue;
+      const stores = decodeCommitInfo(raw).stores;
+      const hasTree = (s: StoreInfo) =>
+        isTreeless(s) || (perStore.get(s.name)?.has(h) ?? this.#retiredTree(s.name).ndb.hasVersion(h));
+      if (stores.every(hasTree)) out.push(h);
+    }
+    return out;
+  }
+
+  /** Heights that have a commit info, queryable or not, ascending. */
+  async commitHeights(): Promise<number[]> {
     const out: number[] = [];
     for await (const k of this.kv.keys({ gte: utf8(`${this.#meta}0`), lt: utf8(`${this.#meta}:`) })) {
       const s = fromUtf8(k).slice(this.#meta.length);
@@ -152,7 +205,7 @@ export class CommitStore {
   async getCommitInfo(version: number): Promise<CommitInfo> {
     const raw = await this.kv.get(this.commitInfoKey(version));
     if (raw === undefined) {
-      const versions = await this.versions();
+      const versions = await this.commitHeights();
       const pruned = versions.length > 0 && version < versions[0];
       throw new StoreMigrateError(
         pruned ? 'ERR_VERSION_PRUNED' : 'ERR_VERSION_NOT_FOUND',
@@ -165,11 +218,50 @@ export class CommitStore {
     return decodeCommitInfo(raw);
   }
 
-  /** A read-only view of one store at one version. */
+  /**
+   * A read-only view of one store at one version. A height whose commit info remains but
+   * whose trees were pruned is ERR_VERSION_PRUNED, naming the nearest heights that can be read.
+   */
   async immutable(store: string, version: number): Promise<ImmutableTree> {
-    const tree = this.tree(store);
-    await this.getCommitInfo(version);
+    const mounted = this.trees.get(store);
+    const ci = await this.getCommitInfo(version);
+    const entry = ci.stores.find((s) => s.name === store);
+    if (entry === undefined || isTreeless(entry)) {
+      this.tree(store); // an unknown store is ERR_UNKNOWN_STORE
+      throw new StoreMigrateError(
+        'ERR_UNKNOWN_STORE',
+        entry === undefined
+          ? `store ${JSON.stringify(store)} is not in the commit of version ${version}`
+          : `store ${JSON.stringify(store)} has no tree (a memory store, listed with an empty commit id)`,
+        { details: { store, version } },
+      );
+    }
+    const tree = mounted ?? this.#retiredTree(store);
+    if (!tree.ndb.hasVersion(version)) throw await this.#prunedError(version);
     return tree.getImmutable(version);
+  }
+
+  #retiredTree(name: string): MutableTree {
+    let t = this.#retired.get(name);
+    if (t === undefined) {
+      // Read only: the layout matters only for how its roots are found, and the node-key
+      // reader also reads legacy roots and nodes.
+      t = this.newTree(name, 'node-key');
+      this.#retired.set(name, t);
+    }
+    return t;
+  }
+
+  async #prunedError(version: number): Promise<StoreMigrateError> {
+    const versions = await this.versions();
+    const below = versions.filter((v) => v < version).at(-1);
+    const above = versions.find((v) => v > version);
+    const nearest = [below, above].filter((v) => v !== undefined).join(' and ');
+    return new StoreMigrateError(
+      'ERR_VERSION_PRUNED',
+      `version ${version} was pruned: its commit info remains, its trees do not (nearest that can be read: ${nearest || 'none'})`,
+      { details: { version, below, above } },
+    );
   }
 
   /** Checks a changeset against the mounted stores before anything is applied. */
@@ -230,6 +322,7 @@ export class CommitStore {
         const r = this.tree(name).stageVersion(batch);
         stores.push({ name, version: r.version, hash: r.hash });
       }
+      for (const name of this.treeless) stores.push({ name, version: 0, hash: new Uint8Array(0) });
       const ci = makeCommitInfo(version, stores, Date.now());
       batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
       batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
@@ -273,7 +366,8 @@ export class CommitStore {
     this.checkWritable();
     // Commit infos first, so a crash halfway never leaves a version that looks complete.
     const batch = this.kv.batch();
-    for (const v of await this.versions()) if (v <= version) batch.del(this.kv.key(this.commitInfoKey(v)));
+    for (const v of await this.commitHeights())
+      if (v <= version) batch.del(this.kv.key(this.commitInfoKey(v)));
     await batch.write();
     for (const t of this.trees.values()) await t.deleteVersionsTo(version);
   }

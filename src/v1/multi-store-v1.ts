@@ -4,8 +4,9 @@ import { utf8 } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { ImmutableTree } from '../iavl/immutable-tree.js';
 import { MutableTree } from '../iavl/mutable-tree.js';
+import type { TreeLayout } from '../iavl/node-db.js';
 import type { CommitInfo } from './commit-info.js';
-import { CommitStore } from './commit-store.js';
+import { CommitStore, storePrefix } from './commit-store.js';
 import type { QueryResult } from './proof-ops.js';
 
 export type V1Layout = 'rootmulti' | 'iavl';
@@ -65,6 +66,22 @@ export class MultiStoreV1 extends CommitStore {
     return ms;
   }
 
+  /**
+   * A store's trees are in the legacy layout up to cosmos-sdk v0.47 and in iavl v1's node-key
+   * layout from v0.50 (over legacy subtrees after an upgrade): any node-key root or node
+   * means node-key, whose reader also follows legacy nodes. A store with no data yet takes the
+   * layout of the others, so a database keeps being written as the Go node that owns it would.
+   */
+  protected override async storeLayout(name: string): Promise<TreeLayout> {
+    if (await hasNodeKeyData(this.kv.sub(storePrefix(name)))) return 'node-key';
+    if (await hasLegacyData(this.kv.sub(storePrefix(name)))) return 'legacy';
+    for (const other of this.lastCommitInfo?.stores ?? []) {
+      if (other.name !== name && (await hasNodeKeyData(this.kv.sub(storePrefix(other.name)))))
+        return 'node-key';
+    }
+    return 'legacy';
+  }
+
   override async versions(): Promise<number[]> {
     if (this.layout === 'iavl') return this.tree(BARE_TREE_STORE).availableVersions();
     return super.versions();
@@ -87,6 +104,18 @@ export class MultiStoreV1 extends CommitStore {
     }
     return super.query(store, key, height, prove);
   }
+}
+
+/** A node-key node or root ('s' + u64be + u32be) under a store's prefix. */
+async function hasNodeKeyData(kv: KvDb): Promise<boolean> {
+  for await (const k of kv.keys({ gte: utf8('s'), lt: utf8('t'), limit: 1 })) return k.length === 13;
+  return false;
+}
+
+/** A legacy root record ('r' + u64be) under a store's prefix. */
+async function hasLegacyData(kv: KvDb): Promise<boolean> {
+  for await (const k of kv.keys({ gte: utf8('r'), lt: utf8('s'), limit: 1 })) return k.length === 9;
+  return false;
 }
 
 async function looksLikeBareTree(kv: KvDb): Promise<boolean> {

@@ -61,7 +61,7 @@ describe('store-migrate inspect', () => {
     expect(r.stdout).toContain('layout     iavl');
     expect(r.stdout).toContain('versions   3, 6, latest 6');
     expect(r.stdout).toContain(`app hash   ${ROOT_V6}`);
-    expect(r.stdout).toMatch(new RegExp(`^iavl\\s+6\\s+9\\s+${ROOT_V6}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^iavl\\s+6\\s+9\\s+legacy\\s+${ROOT_V6}$`, 'm'));
     expect(r.stderr).toBe('');
   });
 

@@ -30,6 +30,8 @@ export interface GoReport {
   queryable: number[];
   heights: GoHeightReport[];
   digests: Record<string, { keys: number; sha256: string }>;
+  /** Every store's content digest at every queryable height, keyed by height. */
+  contents?: Record<string, Record<string, { keys: number; sha256: string }>>;
 }
 
 export function readGoReport(path: string): GoReport {
@@ -55,7 +57,7 @@ function isMemoryStore(s: GoStoreReport): boolean {
 export interface CompareOptions {
   /** Heights to check (default: every height Go reports as queryable). */
   heights?: number[];
-  /** Also check the content digests at Go's latest height (default true). */
+  /** Also check the content digests: at every checked height where Go's report has them, and at the latest (default true). */
   digests?: boolean;
 }
 
@@ -98,14 +100,23 @@ export async function compareWithGo(
     if (toHex(ci.appHash) !== want.appHash) {
       throw new Error(`height ${height}: our app hash ${toHex(ci.appHash)}, Go's ${want.appHash}`);
     }
+    if (options.digests === false) continue;
+    for (const [name, digest] of Object.entries(go.contents?.[height] ?? {})) {
+      expectDigest(contentDigest(await store.immutable(name, height)), digest, height, name);
+    }
   }
   if (options.digests === false) return;
   for (const [name, want] of Object.entries(go.digests)) {
-    const got = contentDigest(await store.immutable(name, go.latestVersion));
-    if (got.keys !== want.keys || got.sha256 !== want.sha256) {
-      throw new Error(
-        `height ${go.latestVersion} store ${name}: our content has ${got.keys} keys (sha256 ${got.sha256}), Go's ${want.keys} (${want.sha256})`,
-      );
-    }
+    expectDigest(contentDigest(await store.immutable(name, go.latestVersion)), want, go.latestVersion, name);
+  }
+}
+
+type Digest = { keys: number; sha256: string };
+
+export function expectDigest(got: Digest, want: Digest, height: number, store: string): void {
+  if (got.keys !== want.keys || got.sha256 !== want.sha256) {
+    throw new Error(
+      `height ${height} store ${store}: our content has ${got.keys} keys (sha256 ${got.sha256}), Go's ${want.keys} (${want.sha256})`,
+    );
   }
 }

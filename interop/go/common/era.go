@@ -41,8 +41,8 @@ type Store interface {
 	// TreeRoot is the root hash of the named store's tree at h, as Go reads it, and whether
 	// the tree is there at all.
 	TreeRoot(name string, h int64) ([]byte, bool, error)
-	// Iterate visits the named store's pairs at the latest height, in key order.
-	Iterate(name string, fn func(key, value []byte)) error
+	// Iterate visits the named store's pairs at height h, in key order.
+	Iterate(name string, h int64, fn func(key, value []byte)) error
 	Close() error
 }
 

@@ -222,20 +222,26 @@ func BuildReport(era Era, st Store) (*Report, error) {
 		}
 		rep.Heights = append(rep.Heights, *hr)
 	}
-	var last []StoreReport
-	if n := len(rep.Heights); n > 0 && rep.Heights[n-1].Height == st.Latest() {
-		last = rep.Heights[n-1].Stores
-	}
-	for _, s := range last {
-		if s.Version == 0 && s.RootHash == "" {
+	rep.Contents = map[string]map[string]Digest{}
+	for _, hr := range rep.Heights {
+		if !hr.Queryable {
 			continue
 		}
-		name := s.Name
-		d := NewContentDigest()
-		if err := st.Iterate(name, d.Add); err != nil {
-			return nil, fmt.Errorf("store %s: %w", name, err)
+		at := map[string]Digest{}
+		for _, s := range hr.Stores {
+			if s.Version == 0 && s.RootHash == "" {
+				continue // a memory store: no tree
+			}
+			d := NewContentDigest()
+			if err := st.Iterate(s.Name, hr.Height, d.Add); err != nil {
+				return nil, fmt.Errorf("height %d store %s: %w", hr.Height, s.Name, err)
+			}
+			at[s.Name] = d.Result()
 		}
-		rep.Digests[name] = d.Result()
+		rep.Contents[strconv.FormatInt(hr.Height, 10)] = at
+		if hr.Height == st.Latest() {
+			rep.Digests = at
+		}
 	}
 	return rep, nil
 }

@@ -47,6 +47,8 @@ type Report struct {
 	Heights   []HeightReport `json:"heights"`
 	// Digests holds every IAVL store's content at LatestVersion.
 	Digests map[string]Digest `json:"digests"`
+	// Contents holds every store's content digest at every queryable height (by height).
+	Contents map[string]map[string]Digest `json:"contents,omitempty"`
 	// Options records how the database was written (pruning, upgrades), for a reader.
 	Options map[string]any `json:"options,omitempty"`
 }

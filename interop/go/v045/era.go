@@ -200,12 +200,16 @@ func (s *store) TreeRoot(name string, h int64) ([]byte, bool, error) {
 	return imm.LastCommitID().Hash, true, nil
 }
 
-func (s *store) Iterate(name string, fn func(key, value []byte)) error {
+func (s *store) Iterate(name string, h int64, fn func(key, value []byte)) error {
 	t, err := s.tree(name)
 	if err != nil {
 		return err
 	}
-	it := t.Iterator(nil, nil)
+	imm, err := t.GetImmutable(h)
+	if err != nil {
+		return err
+	}
+	it := imm.Iterator(nil, nil)
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
 		fn(it.Key(), it.Value())

@@ -215,8 +215,12 @@ func (s *store) TreeRoot(name string, h int64) ([]byte, bool, error) {
 	return imm.LastCommitID().Hash, true, nil
 }
 
+func unmountedTree(db dbm.DB, name string) *iavltree.MutableTree {
+	return iavltree.NewMutableTree(iavldb.NewWrapper(dbm.NewPrefixDB(db, []byte("s/k:"+name+"/"))), 1000, true, log.NewNopLogger())
+}
+
 func unmountedRoot(db dbm.DB, name string, h int64) ([]byte, bool, error) {
-	tree := iavltree.NewMutableTree(iavldb.NewWrapper(dbm.NewPrefixDB(db, []byte("s/k:"+name+"/"))), 1000, true, log.NewNopLogger())
+	tree := unmountedTree(db, name)
 	if !tree.VersionExists(h) {
 		return nil, false, nil
 	}
@@ -227,12 +231,31 @@ func unmountedRoot(db dbm.DB, name string, h int64) ([]byte, bool, error) {
 	return imm.Hash(), true, nil
 }
 
-func (s *store) Iterate(name string, fn func(key, value []byte)) error {
+func unmountedIterate(db dbm.DB, name string, h int64, fn func(key, value []byte)) error {
+	imm, err := unmountedTree(db, name).GetImmutable(h)
+	if err != nil {
+		return err
+	}
+	_, err = imm.Iterate(func(key, value []byte) bool {
+		fn(key, value)
+		return false
+	})
+	return err
+}
+
+func (s *store) Iterate(name string, h int64, fn func(key, value []byte)) error {
+	if _, mounted := s.keys[name]; !mounted || s.rs.GetCommitKVStore(s.keys[name]) == nil {
+		return unmountedIterate(s.db, name, h, fn)
+	}
 	t, err := s.tree(name)
 	if err != nil {
 		return err
 	}
-	it := t.Iterator(nil, nil)
+	imm, err := t.GetImmutable(h)
+	if err != nil {
+		return err
+	}
+	it := imm.Iterator(nil, nil)
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
 		fn(it.Key(), it.Value())

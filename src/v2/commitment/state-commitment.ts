@@ -33,6 +33,11 @@ export interface RestoreOptions {
   batchBytes?: number;
   /** Called every few thousand nodes with the running counts. */
   onProgress?: (p: { store: string; nodes: number; leaves: number }) => void;
+  /**
+   * Stores the source lists with an empty commit id and no tree (memory stores of cosmos-sdk
+   * before v0.47): kept in the commit info, so the app hash stays the source's.
+   */
+  treelessStores?: string[];
 }
 
 /**
@@ -180,6 +185,10 @@ export class StateCommitment extends CommitStore {
       for (const name of this.storeNames()) {
         const hash = this.tree(name).getImmutable(version).hash;
         stores.push({ name, version, hash });
+      }
+      for (const name of options.treelessStores ?? []) {
+        this.treeless.add(name);
+        stores.push({ name, version: 0, hash: new Uint8Array(0) });
       }
       const ci = makeCommitInfo(version, stores, Date.now());
       const batch = this.kv.batch();
