@@ -360,10 +360,7 @@ export class MigrationManager {
     const leavesTotal = counts.reduce((a, c) => a + c.leaves, 0);
     const sc = this.#sc;
     const ss = this.#ss;
-    const ssBase =
-      this.#history > 1
-        ? Math.max((await source.versions())[0] ?? version, version - this.#history + 1)
-        : version;
+    const ssBase = await this.#historyBase(version);
     const scNeeded = sc !== undefined && sc.latestVersion < version;
     const ssNeeded = ss.latestVersion < version;
     const resumed =
@@ -506,6 +503,25 @@ export class MigrationManager {
       leaves.closeWithError(err);
       throw err;
     }
+  }
+
+  /**
+   * The first height of the history to carry: up to K - 1 heights below `version`, as long as
+   * they can be read (pruning may have deleted the trees of some heights, not their commit
+   * info) and hold every store `version` has (a store upgrade in between ends the run).
+   */
+  async #historyBase(version: number): Promise<number> {
+    if (this.#history <= 1) return version;
+    const source = this.#snapshots.source;
+    const readable = new Set(await source.versions());
+    const stores = source.storeNames();
+    let base = version;
+    while (base > version - this.#history + 1 && readable.has(base - 1)) {
+      const names = new Set((await source.getCommitInfo(base - 1)).stores.map((s) => s.name));
+      if (!stores.every((s) => names.has(s))) break;
+      base--;
+    }
+    return base;
   }
 
   /** StateStorage with history: the full state at `base`, then v1's diffs up to `version`. */
