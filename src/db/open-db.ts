@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { ClassicLevel } from 'classic-level';
 import { StoreMigrateError } from '../errors.js';
+import { FlushingLevel } from './flushing-level.js';
 import type { LevelDatabase } from './kv-db.js';
 
 export interface OpenDbOptions {
@@ -12,7 +12,11 @@ export interface OpenDbOptions {
   writeBufferSize?: number;
 }
 
-/** Opens a LevelDB directory with classic-level, keys and values as Uint8Array. */
+/**
+ * Opens a LevelDB directory with classic-level, keys and values as Uint8Array. Closing it
+ * flushes the memtable first, so the Go nodes that own these databases can reopen them
+ * (see FlushingLevel).
+ */
 export async function openDb(path: string, options: OpenDbOptions = {}): Promise<LevelDatabase> {
   const createIfMissing = options.createIfMissing ?? true;
   if (!createIfMissing) {
@@ -25,7 +29,7 @@ export async function openDb(path: string, options: OpenDbOptions = {}): Promise
       throw new StoreMigrateError('ERR_DB_OPEN', `${path} is not a directory`, { details: { path } });
     }
   }
-  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
+  const db = new FlushingLevel(path, {
     keyEncoding: 'view',
     valueEncoding: 'view',
     createIfMissing,
