@@ -3,7 +3,7 @@ import { Int64ValueSchema } from '@bufbuild/protobuf/wkt';
 import type { KvDb } from '../db/kv-db.js';
 import { fromUtf8, toHex, utf8 } from '../encoding/bytes.js';
 import type { Changeset } from '../encoding/changeset.js';
-import { StoreMigrateError } from '../errors.js';
+import { isStoreMigrateError, StoreMigrateError } from '../errors.js';
 import type { ImmutableTree } from '../iavl/immutable-tree.js';
 import { MutableTree } from '../iavl/mutable-tree.js';
 import type { TreeLayout } from '../iavl/node-db.js';
@@ -116,7 +116,17 @@ export class CommitStore {
     }
     for (const name of names) {
       const tree = this.newTree(name, await this.storeLayout(name));
-      await tree.loadVersion(this.latest === 0 ? undefined : this.latest);
+      try {
+        await tree.loadVersion(this.latest === 0 ? undefined : this.latest);
+      } catch (err) {
+        if (!isStoreMigrateError(err, 'ERR_VERSION_NOT_FOUND')) throw err;
+        const root = toHex(this.lastCommit?.stores.find((s) => s.name === name)?.hash ?? new Uint8Array(0));
+        throw new StoreMigrateError(
+          'ERR_MISSING_TREE',
+          `store ${name}: the commit info of version ${this.latest} names root ${root}, but the store has no tree at that version`,
+          { cause: err, details: { store: name, version: this.latest } },
+        );
+      }
       this.trees.set(name, tree);
     }
   }
