@@ -35,6 +35,8 @@ export interface MigrateBenchOptions {
   leaves?: number;
   stores?: number;
   seed?: number;
+  /** Tree layout of the v1 fixture. Default legacy. */
+  layout?: 'legacy' | 'node-key';
   log?: (line: string) => void;
 }
 
@@ -96,6 +98,17 @@ export interface MigrateBenchResult {
   };
   targets: TargetCheck[];
   pass: boolean;
+  /**
+   * With `--layout node-key`: the legacy fixture's run, measured first in the same process, and
+   * node-key ÷ legacy leaves/s (the node-key export reads nodes in key order, version by version).
+   */
+  comparedWithLegacy?: {
+    migrateLeavesPerSec: number;
+    rawCopyLeavesPerSec: number;
+    exportImportLeavesPerSec: number;
+    goExportImportLeavesPerSec?: number;
+    nodeKeyOverLegacy: number;
+  };
   /** process.resourceUsage().maxRSS of the whole run, bytes. */
   maxRssBytes: number;
   totalMs: number;
@@ -242,6 +255,7 @@ export async function runMigrateBench(options: MigrateBenchOptions = {}): Promis
     stores: options.stores ?? 10,
     versions: 2,
     seed: options.seed ?? 1,
+    ...(options.layout === 'node-key' ? { layout: 'node-key' as const } : {}),
   };
   const log = options.log ?? (() => {});
   const started = performance.now();
@@ -428,8 +442,30 @@ export function migrateRows(r: MigrateBenchResult): TableRow[] {
             value: `${ei.vsGo?.migrate.toFixed(2)}x`,
           },
         ];
+  const cmp = r.comparedWithLegacy;
+  const layoutRows: TableRow[] =
+    cmp === undefined
+      ? []
+      : [
+          { metric: 'v1 layout of this run', value: r.params.layout ?? 'legacy' },
+          {
+            metric: 'legacy v1 in the same run: migrate / raw copy',
+            value: `${int(cmp.migrateLeavesPerSec)} / ${int(cmp.rawCopyLeavesPerSec)} leaves/s`,
+          },
+          {
+            metric: 'legacy v1: SC only, ours / Go',
+            value: `${int(cmp.exportImportLeavesPerSec)} / ${cmp.goExportImportLeavesPerSec === undefined ? 'n/a' : int(cmp.goExportImportLeavesPerSec)} leaves/s`,
+          },
+          {
+            metric: 'migrate per leaf, node-key ÷ legacy',
+            value: `${cmp.nodeKeyOverLegacy.toFixed(2)}x`,
+            target: '≥ 1',
+            pass: cmp.nodeKeyOverLegacy >= 1,
+          },
+        ];
   return [
     { metric: 'leaves at the migrated height', value: int(r.leaves) },
+    ...layoutRows,
     ...goRows,
     { metric: 'stores / versions of history', value: `${r.params.stores} / ${r.params.versions}` },
     {
@@ -484,7 +520,20 @@ export const migrateScenario: Scenario<MigrateBenchResult> = {
   name: 'migrate',
   description: 'migration leaves/s against a raw copy of the same leaves (the physical limit)',
   async run(opts): Promise<ScenarioOutput<MigrateBenchResult>> {
-    const result = await runMigrateBench({ leaves: opts.keys, seed: opts.seed, log: opts.log });
-    return scenarioOutput('migrate benchmark', result, migrateRows(result));
+    const base = { leaves: opts.keys, seed: opts.seed, log: opts.log };
+    const legacy =
+      opts.layout === 'node-key' ? await runMigrateBench({ ...base, layout: 'legacy' }) : undefined;
+    const result = await runMigrateBench({ ...base, layout: opts.layout });
+    if (legacy !== undefined) {
+      result.comparedWithLegacy = {
+        migrateLeavesPerSec: legacy.migrateLeavesPerSec,
+        rawCopyLeavesPerSec: legacy.rawCopyLeavesPerSec,
+        exportImportLeavesPerSec: legacy.exportImport.ts.leavesPerSec,
+        goExportImportLeavesPerSec:
+          'skipped' in legacy.exportImport.go ? undefined : legacy.exportImport.go.leavesPerSec,
+        nodeKeyOverLegacy: result.migrateLeavesPerSec / legacy.migrateLeavesPerSec,
+      };
+    }
+    return scenarioOutput(`migrate benchmark (${opts.layout ?? 'legacy'} v1)`, result, migrateRows(result));
   },
 };

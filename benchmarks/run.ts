@@ -30,6 +30,8 @@ options:
   --block-changes N  changes per block (commit-latency, sync; default 1000), or sets per
                      saveVersion and puts per mpt commit (iavl; default 1000)
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
+  --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate only; node-key
+                 also runs the legacy case in the same run, to compare per leaf)
   --json         print exactly one JSON document on stdout (progress still goes to stderr)
   --out FILE     write the results to FILE instead (e.g. for a profiled run)
   --no-save      do not write benchmarks/results/<date>-<scenario>.json
@@ -65,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       blocks: { type: 'string' },
       'block-changes': { type: 'string' },
       'interval-ms': { type: 'string' },
+      layout: { type: 'string' },
       json: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -95,6 +98,10 @@ async function main(argv: string[]): Promise<number> {
   const blockChanges = positiveInt('block-changes', values['block-changes']);
   const intervalMs = nonNegativeInt('interval-ms', values['interval-ms']);
   const json = values.json;
+  const layout = values.layout;
+  if (layout !== undefined && layout !== 'legacy' && layout !== 'node-key') {
+    throw new Error(`--layout must be legacy or node-key, not ${layout}`);
+  }
 
   const scenario = await load();
   const out = await scenario.run({
@@ -104,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
     blocks,
     blockChanges,
     intervalMs,
+    layout,
     json,
     log: (line) => console.error(`[${name}] ${line}`),
   });

@@ -43,7 +43,13 @@ async function main(): Promise<void> {
   try {
     const stats = await generateSyntheticState(
       db,
-      { stores: spec.stores, keys: spec.leaves, versions: spec.versions, seed: spec.seed },
+      {
+        stores: spec.stores,
+        keys: spec.leaves,
+        versions: spec.versions,
+        seed: spec.seed,
+        layout: spec.layout,
+      },
       onProgress,
     );
     const generateMs = performance.now() - started;

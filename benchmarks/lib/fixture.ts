@@ -22,6 +22,8 @@ export interface FixtureSpec {
   /** Versions of history; 2 keeps the leaves at the latest version close to `leaves`. */
   versions: number;
   seed: number;
+  /** Tree layout of the v1 stores: legacy (cosmos-sdk ≤ v0.47, the default) or node-key (v0.50+). */
+  layout?: 'legacy' | 'node-key';
 }
 
 export interface FixtureMeta {
@@ -67,7 +69,8 @@ export function cacheRoot(): string {
 }
 
 export function fixtureKey(s: FixtureSpec): string {
-  return `leaves-${s.leaves}.stores-${s.stores}.versions-${s.versions}.seed-${s.seed}`;
+  const layout = s.layout === 'node-key' ? '.node-key' : '';
+  return `leaves-${s.leaves}.stores-${s.stores}.versions-${s.versions}.seed-${s.seed}${layout}`;
 }
 
 export function generatorSha256(): string {

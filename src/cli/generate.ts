@@ -10,6 +10,7 @@ import {
 import { EXIT_OK, printResult } from './cli-context.js';
 import {
   type CommandOptions,
+  choiceOption,
   commandLogger,
   intOption,
   requiredOption,
@@ -34,7 +35,7 @@ export interface GenerateResult extends V1Summary {
   };
 }
 
-/** `generate --v1 DIR [--stores N] [--keys N] [--versions N] [--seed N]`: a synthetic v1 state with history. */
+/** `generate --v1 DIR [--stores N] [--keys N] [--versions N] [--seed N] [--layout L]`: a synthetic v1 state with history. */
 export async function runGenerate(opts: CommandOptions): Promise<number> {
   const path = requiredOption(opts, 'generate', 'v1', '--v1 <dir>');
   const options = {
@@ -42,6 +43,9 @@ export async function runGenerate(opts: CommandOptions): Promise<number> {
     keys: intOption(opts, 'generate', 'keys', '--keys') ?? SYNTHETIC_DEFAULTS.keys,
     versions: intOption(opts, 'generate', 'versions', '--versions') ?? SYNTHETIC_DEFAULTS.versions,
     seed: intOption(opts, 'generate', 'seed', '--seed', 0) ?? SYNTHETIC_DEFAULTS.seed,
+    layout:
+      choiceOption(opts, 'generate', 'layout', '--layout', ['legacy', 'node-key'] as const) ??
+      SYNTHETIC_DEFAULTS.layout,
   };
   const log = commandLogger(opts);
   // Only a new or empty directory, or an empty database: never mix generated data into real data.

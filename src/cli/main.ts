@@ -29,6 +29,7 @@ const commands: CommandSpec[] = [
       ['--keys <n>', 'total number of keys'],
       ['--versions <n>', 'number of versions of history'],
       ['--seed <n>', 'random seed'],
+      ['--layout <layout>', 'tree layout: legacy (cosmos-sdk up to v0.47, the default) or node-key (v0.50+)'],
     ],
     run: runGenerate,
   },

@@ -21,6 +21,22 @@ export function requiredOption(opts: CommandOptions, command: string, name: stri
   return v;
 }
 
+/** An optional option that must be one of `choices`; anything else is a usage error. */
+export function choiceOption<T extends string>(
+  opts: CommandOptions,
+  command: string,
+  name: string,
+  flag: string,
+  choices: readonly T[],
+): T | undefined {
+  const v = opts[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
+    throw usage(command, `${flag} must be one of ${choices.join(', ')}, not ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
 /**
  * An optional integer option: digits only, at least `min` (1 unless told), at most
  * Number.MAX_SAFE_INTEGER. Anything else is a usage error.

@@ -20,6 +20,11 @@ export interface MultiStoreV1Options {
   cacheBytes?: number;
   /** Refuse every write. Bare iavl trees are always read-only. */
   readOnly?: boolean;
+  /**
+   * Tree layout of the stores of a new database: `legacy` (default; cosmos-sdk ≤ v0.47) or
+   * `node-key` (iavl v1, v0.50+). Stores with data keep the layout they have.
+   */
+  layout?: TreeLayout;
 }
 
 const BARE_TREE_STORE = 'iavl';
@@ -32,6 +37,7 @@ const BARE_TREE_STORE = 'iavl';
  */
 export class MultiStoreV1 extends CommitStore {
   readonly layout: V1Layout;
+  readonly #newLayout: TreeLayout;
 
   private constructor(kv: KvDb, layout: V1Layout, options: MultiStoreV1Options) {
     super(kv, {
@@ -42,6 +48,7 @@ export class MultiStoreV1 extends CommitStore {
       readOnly: options.readOnly || layout === 'iavl',
     });
     this.layout = layout;
+    this.#newLayout = options.layout ?? 'legacy';
   }
 
   /** Opens (or, for an empty database, creates) a multistore. */
@@ -75,11 +82,12 @@ export class MultiStoreV1 extends CommitStore {
   protected override async storeLayout(name: string): Promise<TreeLayout> {
     if (await hasNodeKeyData(this.kv.sub(storePrefix(name)))) return 'node-key';
     if (await hasLegacyData(this.kv.sub(storePrefix(name)))) return 'legacy';
-    for (const other of this.lastCommitInfo?.stores ?? []) {
+    const others = this.lastCommitInfo?.stores ?? [];
+    for (const other of others) {
       if (other.name !== name && (await hasNodeKeyData(this.kv.sub(storePrefix(other.name)))))
         return 'node-key';
     }
-    return 'legacy';
+    return others.length > 0 ? 'legacy' : this.#newLayout;
   }
 
   override async versions(): Promise<number[]> {

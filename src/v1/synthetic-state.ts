@@ -1,6 +1,7 @@
 import type { KvDb, LevelDatabase } from '../db/kv-db.js';
 import type { Changeset, KVPair, StoreChanges } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
+import type { TreeLayout } from '../iavl/node-db.js';
 import type { CommitInfo } from './commit-info.js';
 import { MultiStoreV1 } from './multi-store-v1.js';
 
@@ -20,6 +21,8 @@ export interface SyntheticStateOptions {
   keys?: number;
   /** Number of versions written. Default 10. */
   versions?: number;
+  /** Tree layout of a new database (MultiStoreV1's `layout`). Default legacy. */
+  layout?: TreeLayout;
   /** PRNG seed, a non-negative safe integer. Default 1. */
   seed?: number;
 }
@@ -62,7 +65,13 @@ export interface SyntheticStateStats {
   lastCommit: CommitInfo;
 }
 
-export const SYNTHETIC_DEFAULTS = { stores: 4, keys: 10_000, versions: 10, seed: 1 } as const;
+export const SYNTHETIC_DEFAULTS = {
+  stores: 4,
+  keys: 10_000,
+  versions: 10,
+  seed: 1,
+  layout: 'legacy',
+} as const;
 
 // Version 1 writes most keys in one big commit. Each later version is like a block: it
 // changes BLOCK_SHARE of the keys, at most BLOCK_MAX_CHANGES, whatever the state's size;
@@ -611,7 +620,11 @@ export async function generateSyntheticState(
   } else {
     // Look first: opening with our store names would fail differently on a store with others.
     assertEmpty(await MultiStoreV1.open(target, { readOnly: true }));
-    ms = await MultiStoreV1.open(target, { stores: names, cacheBytes: generationCacheBytes(plans) });
+    ms = await MultiStoreV1.open(target, {
+      stores: names,
+      cacheBytes: generationCacheBytes(plans),
+      layout: options.layout,
+    });
   }
   assertEmpty(ms);
   const mounted = ms.storeNames();

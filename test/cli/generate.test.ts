@@ -23,6 +23,18 @@ function expectError(r: { code: number | null; stderr: string }, code: string, e
 }
 
 describe('store-migrate generate', () => {
+  it('--layout node-key writes iavl v1 trees (as cosmos-sdk v0.50+) with the same app hash as legacy', () => {
+    const small = ['--keys', '2000', '--versions', '3'];
+    const legacy = generate(join(tempDir('gen'), 'application.db'), ...small);
+    const nodeKey = generate(join(tempDir('gen'), 'application.db'), ...small, '--layout', 'node-key');
+    expect(nodeKey.appHash).toBe(legacy.appHash);
+    expect(legacy.stores.map((s: { treeLayout: string }) => s.treeLayout)).toEqual(Array(4).fill('legacy'));
+    expect(nodeKey.stores.map((s: { treeLayout: string }) => s.treeLayout)).toEqual(Array(4).fill('node-key'));
+    const bad = runCli(['generate', '--v1', join(tempDir('gen'), 'application.db'), '--layout', 'mixed']);
+    expectError(bad, 'ERR_USAGE', 2);
+    expect(bad.stderr).toContain('--layout must be one of legacy, node-key, not "mixed"');
+  });
+
   it('is deterministic for a seed and writes the requested stores, versions and keys', () => {
     const small = ['--keys', '3000', '--versions', '5'];
     const a = generate(join(tempDir('gen'), 'application.db'), ...small);
