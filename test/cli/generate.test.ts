@@ -29,7 +29,9 @@ describe('store-migrate generate', () => {
     const nodeKey = generate(join(tempDir('gen'), 'application.db'), ...small, '--layout', 'node-key');
     expect(nodeKey.appHash).toBe(legacy.appHash);
     expect(legacy.stores.map((s: { treeLayout: string }) => s.treeLayout)).toEqual(Array(4).fill('legacy'));
-    expect(nodeKey.stores.map((s: { treeLayout: string }) => s.treeLayout)).toEqual(Array(4).fill('node-key'));
+    expect(nodeKey.stores.map((s: { treeLayout: string }) => s.treeLayout)).toEqual(
+      Array(4).fill('node-key'),
+    );
     const bad = runCli(['generate', '--v1', join(tempDir('gen'), 'application.db'), '--layout', 'mixed']);
     expectError(bad, 'ERR_USAGE', 2);
     expect(bad.stderr).toContain('--layout must be one of legacy, node-key, not "mixed"');

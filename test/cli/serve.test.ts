@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open-db.js';
 import { runCli } from '../helpers/run-cli.js';
 import { rpc, serve } from '../helpers/serve-cli.js';
