@@ -1,4 +1,5 @@
 import type { AbstractLevel } from 'abstract-level';
+import { ClassicLevel } from 'classic-level';
 import { arenaAlloc } from '../encoding/byte-arena.js';
 import { concatBytes, EMPTY, prefixEnd, toPlainBytes } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
@@ -225,6 +226,11 @@ export class WriteBatch {
     return this.#length;
   }
 
+  /** Whether the operations went straight into a native LevelDB batch (the fast path). */
+  get isNative(): boolean {
+    return this.#native !== undefined;
+  }
+
   get byteLength(): number {
     return this.#bytes;
   }
@@ -321,13 +327,15 @@ interface NativeChainedBatch {
 /**
  * True for an open classic-level database, whose chained batch takes our Uint8Array keys
  * and values as they are. Hooks or sublevels on the database would be bypassed, so only a
- * plain, unhooked ClassicLevel qualifies; everything else goes through the public API.
+ * plain, unhooked ClassicLevel (or a subclass that leaves batches alone) qualifies; everything
+ * else goes through the public API.
  */
 function nativeBatch(db: LevelDatabase): boolean {
   const hooks = (db as unknown as { hooks?: { prewrite?: { noop?: boolean } } }).hooks;
   const batch = (db as unknown as { _chainedBatch?: unknown })._chainedBatch;
   return (
-    db.constructor.name === 'ClassicLevel' &&
+    // FlushingLevel (what openDb opens) only adds a flush to close(); its batches are classic-level's.
+    db instanceof ClassicLevel &&
     db.status === 'open' &&
     typeof batch === 'function' &&
     (hooks?.prewrite?.noop ?? true)

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { describe, expect, it } from 'vitest';
+import { KvDb } from '../../src/db/kv-db.js';
 import { openDb } from '../../src/db/open-db.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
@@ -40,5 +41,16 @@ describe('openDb closes LevelDB the way a Go node can reopen it', () => {
     await writeSome(db);
     await db.close();
     expect(logBytes(dir)).toBeGreaterThan(50_000);
+  });
+});
+
+describe('the databases openDb opens', () => {
+  it('still write through the native batch path (flushing on close changes nothing else)', async () => {
+    const db = await openDb(join(tempDir('native'), 'db'));
+    const batch = new KvDb(db).batch();
+    batch.put(new Uint8Array([1]), new Uint8Array([2]));
+    expect(batch.isNative).toBe(true);
+    await batch.write();
+    await db.close();
   });
 });
