@@ -15,6 +15,7 @@ export const ErrorCodes = [
   'ERR_HASH_MISMATCH',
   'ERR_MISSING_NODE',
   'ERR_MISSING_TREE',
+  'ERR_NOT_LOADED',
   'ERR_INVALID_HEIGHT',
   'ERR_IMPORT_ORDER',
   'ERR_IMPORT_INCOMPLETE',
@@ -39,6 +40,7 @@ export const ErrorCodes = [
   'ERR_MIGRATION_RUNNING',
   'ERR_MIGRATION_FAILED',
   'ERR_VERIFY_FAILED',
+  'ERR_CORRUPT_CHECKPOINT',
   // db and io
   'ERR_DB_OPEN',
   'ERR_DB_IO',
@@ -48,6 +50,8 @@ export const ErrorCodes = [
   'ERR_NOT_IMPLEMENTED',
   'ERR_INVALID_PARAMS',
   'ERR_PORT_IN_USE',
+  // a bug: an error that is not a StoreMigrateError reached the CLI
+  'ERR_INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];

@@ -146,7 +146,7 @@ async function scanStores(file: string): Promise<string[]> {
     try {
       parsed = parseChangesetLine(text, line);
     } catch {
-      break;
+      break; // the second pass stops at this line too, and reports its error
     }
     if (parsed.version !== expected++) break;
     for (const sc of parsed.changeset.changes) stores.add(sc.store);

@@ -1,9 +1,11 @@
-import { type DemoSummary, runDemo as runDemoNode } from '../demo/demo-node.js';
+import { demoPaths } from '../demo/demo-home.js';
+import { DEMO_DEFAULTS, type DemoSummary, runDemo as runDemoNode } from '../demo/demo-node.js';
 import type { SyntheticStateProgress } from '../v1/synthetic-state.js';
 import { EXIT_FAILED, EXIT_OK, printResult } from './cli-context.js';
 import { displayLogger, MigrationProgressDisplay } from './migration-progress.js';
 import { type CommandOptions, intOption } from './options.js';
 import { formatCount, formatDuration, ProgressLine } from './progress-line.js';
+import { catchSignals, signalExitCode } from './signals.js';
 
 /**
  * `demo [--home DIR] [--stores N] [--keys N] [--blocks N] [--block-keys N] [--block-interval-ms N]
@@ -28,10 +30,20 @@ export async function runDemo(opts: CommandOptions): Promise<number> {
     generation.stop();
     display.log(message);
   };
+  const logger = displayLogger(opts, display);
+  // SIGINT or SIGTERM stops at the next block boundary and closes the node (its migration keeps
+  // its checkpoint), then exits 130 / 143: the demo did not finish.
+  const signals = catchSignals(logger);
+  const stop = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  void signals.signal.then((s) => {
+    stoppedBy = s;
+    stop.abort(new Error(`stopped by ${s}`));
+  });
   let summary: DemoSummary;
   try {
     summary = await runDemoNode(
-      { ...options, logger: displayLogger(opts, display) },
+      { ...options, logger, signal: stop.signal },
       {
         log,
         onGenerate: (p: SyntheticStateProgress) => {
@@ -50,7 +62,18 @@ export async function runDemo(opts: CommandOptions): Promise<number> {
         },
       },
     );
+  } catch (err) {
+    if (stoppedBy === undefined) throw err;
+    generation.stop();
+    display.stop();
+    const home = demoPaths(options.home ?? DEMO_DEFAULTS.home).home;
+    process.stderr.write(
+      `stopped on ${stoppedBy}; the node home is ${home}, closed with its migration checkpoint.\n` +
+        `Resume that node with: store-migrate serve --home ${home}   (or run the demo again to start over)\n`,
+    );
+    return signalExitCode(stoppedBy);
   } finally {
+    signals.release();
     generation.stop();
     display.stop();
   }

@@ -1,11 +1,37 @@
 import { toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
+import type { MigrationProgress } from '../migration/progress.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import { displayLogger, MigrationProgressDisplay } from './migration-progress.js';
 import { openV2 } from './open-v2.js';
 import { type CommandOptions, intOption, openExistingV1, requiredOption, withDatabase } from './options.js';
 import { formatCount, formatDuration } from './progress-line.js';
+import { catchSignals, signalExitCode } from './signals.js';
+
+/** Where a stopped migration stands, and the command that resumes it (stderr). */
+function printStopped(
+  signal: NodeJS.Signals,
+  p: MigrationProgress,
+  o: { v1Path: string; v2Path: string; version?: number; history?: number; throttle?: number },
+): void {
+  const resume = [
+    'store-migrate migrate',
+    `--v1 ${o.v1Path}`,
+    `--v2 ${o.v2Path}`,
+    ...(o.version === undefined ? [] : [`--version ${o.version}`]),
+    ...(o.history === undefined ? [] : [`--history ${o.history}`]),
+    ...(o.throttle === undefined ? [] : [`--throttle ${o.throttle}`]),
+  ].join(' ');
+  const where =
+    p.phase === 'restoring'
+      ? `restoring version ${p.targetVersion}: ${formatCount(p.leavesDone)} of ${formatCount(p.leavesTotal)} leaves${p.store ? ` (store ${p.store})` : ''}`
+      : `phase ${p.phase}, version ${p.targetVersion}`;
+  process.stderr.write(
+    `stopped on ${signal}, ${where}. The restore checkpoint is in ${o.v2Path}.\n` +
+      `Run the same command to resume: ${resume}\n`,
+  );
+}
 
 /** `migrate --v1 DIR --v2 DIR [--version N] [--history K] [--throttle N]`: offline migration; resumes if interrupted. */
 export async function runMigrate(opts: CommandOptions): Promise<number> {
@@ -37,8 +63,14 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
         );
       }
       progress.attach(manager);
-      const stop = () => manager.pause();
-      process.once('SIGTERM', stop);
+      // SIGINT or SIGTERM stops the restore at its last checkpoint, closes the databases and
+      // exits 130 / 143: the job did not finish, and a script or service manager must see that.
+      const signals = catchSignals(logger);
+      let stoppedBy: NodeJS.Signals | undefined;
+      void signals.signal.then((s) => {
+        stoppedBy = s;
+        void manager.close();
+      });
       let result: Awaited<ReturnType<typeof manager.migrate>>;
       try {
         if (sc.latestVersion >= target && parts.ss.latestVersion >= target) {
@@ -66,8 +98,13 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
         } else {
           result = await manager.migrate(target);
         }
+      } catch (err) {
+        if (stoppedBy === undefined) throw err;
+        progress.stop(manager.progress);
+        printStopped(stoppedBy, manager.progress, { v1Path, v2Path, version, history, throttle });
+        return signalExitCode(stoppedBy);
       } finally {
-        process.removeListener('SIGTERM', stop);
+        signals.release();
         progress.stop(manager.progress);
         await manager.close();
       }

@@ -64,6 +64,7 @@ export async function openV2(
     await manager.verifySource();
     return { db, sc, ss, manager };
   } catch (err) {
+    // The open error is the one to report; a failing close must not hide it.
     await db.close().catch(() => {});
     throw err;
   }

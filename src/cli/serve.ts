@@ -7,6 +7,7 @@ import { openNodeHome } from '../v2/root/node-home.js';
 import { RootStore } from '../v2/root/root-store.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import { type CommandOptions, commandLogger, intOption, requiredOption } from './options.js';
+import { catchSignals } from './signals.js';
 
 /** The default RPC port: clear of CometBFT (26657), the Cosmos REST API (1317) and gRPC (9090). */
 export const DEFAULT_SERVE_PORT = 8547;
@@ -69,7 +70,9 @@ async function serveUntilSignal(
       logRequests: opts.verbose === true,
     });
   } catch (err) {
-    await store.close().catch(() => {});
+    await store.close().catch((closeErr: unknown) => {
+      logger.warn({ err: closeErr }, 'closing the store after the RPC server failed to start');
+    });
     await nodeHome.close();
     throw err;
   }
@@ -155,35 +158,4 @@ function logProgress(store: RootStore, logger: Logger, enabled: boolean): () => 
   }, PROGRESS_LOG_MS);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-/**
- * Listens for SIGINT and SIGTERM from the start, so a signal during startup still ends in a
- * clean close. `signal` resolves on the first one; after it, until `release()`, a second one
- * (an operator whose shutdown seems stuck) exits at once.
- */
-function catchSignals(logger: Logger): { signal: Promise<NodeJS.Signals>; release: () => void } {
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  const again = (s: NodeJS.Signals) => {
-    logger.warn({ signal: s }, 'second signal while shutting down: exiting now');
-    process.exit(1);
-  };
-  let first: (s: NodeJS.Signals) => void = () => {};
-  const signal = new Promise<NodeJS.Signals>((resolve) => {
-    first = (received) => {
-      for (const s of signals) {
-        process.removeListener(s, first);
-        process.on(s, again);
-      }
-      resolve(received);
-    };
-  });
-  for (const s of signals) process.on(s, first);
-  const release = () => {
-    for (const s of signals) {
-      process.removeListener(s, first);
-      process.removeListener(s, again);
-    }
-  };
-  return { signal, release };
 }

@@ -15,6 +15,8 @@ export interface HomeStatus {
   targetVersion: number;
   latestVersion: number;
   switchedAtVersion: number | undefined;
+  /** Why the migration failed, for phase `failed` (as migration_status reports it). */
+  error: { code: string; message: string } | undefined;
   progress: { restoredStores: number; stores: number; bufferedChangesets: number; percent: number };
 }
 
@@ -36,6 +38,7 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
         targetVersion: v1.latestVersion,
         latestVersion: v1.latestVersion,
         switchedAtVersion: undefined,
+        error: undefined,
         progress: { restoredStores: 0, stores: v1.storeNames().length, bufferedChangesets: 0, percent: 0 },
       };
     } else {
@@ -51,14 +54,18 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
           : 0;
         const stores = v1.storeNames().length;
         const migrated = m.getMigratedVersion();
+        // A failed migration is recorded; the node starts it over on its next start.
+        const error = switchedAt === undefined ? await m.recordedFailure() : undefined;
         const phase =
           switchedAt !== undefined
             ? 'switched'
-            : m.height === 0
-              ? 'not-started'
-              : migrated < m.height
-                ? 'restoring'
-                : 'syncing';
+            : error !== undefined
+              ? 'failed'
+              : m.height === 0
+                ? 'not-started'
+                : migrated < m.height
+                  ? 'restoring'
+                  : 'syncing';
         const restoredStores = migrated >= m.height && m.height > 0 ? stores : restored;
         const latest = switchedAt !== undefined ? parts.sc.latestVersion : v1.latestVersion;
         return {
@@ -67,6 +74,7 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
           targetVersion: latest,
           latestVersion: latest,
           switchedAtVersion: switchedAt,
+          error,
           progress: {
             restoredStores,
             stores,
@@ -88,6 +96,11 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
         `target version   ${status.targetVersion}`,
         `latest version   ${status.latestVersion}`,
         ...(status.switchedAtVersion !== undefined ? [`switched after   ${status.switchedAtVersion}`] : []),
+        ...(status.error !== undefined
+          ? [
+              `error            ${status.error.code}: ${status.error.message} (the node starts the migration over when it restarts)`,
+            ]
+          : []),
         `stores restored  ${status.progress.restoredStores}/${status.progress.stores}`,
         `buffered blocks  ${status.progress.bufferedChangesets}`,
       ].join('\n'),

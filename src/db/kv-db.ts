@@ -302,6 +302,7 @@ function acquireNative(db: LevelDatabase): NativeChainedBatch {
 function releaseNative(db: LevelDatabase, batch: NativeChainedBatch): void {
   let pool = pools.get(db);
   if (db.status !== 'open' || (pool !== undefined && pool.length >= POOL_SIZE)) {
+    // A database that is closing frees its batches itself: a failed close loses nothing.
     batch.close().catch(() => {});
     return;
   }

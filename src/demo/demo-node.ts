@@ -20,6 +20,11 @@ import { ReferenceNode } from './reference-node.js';
 export interface DemoOptions {
   /** The node home; wiped first when an earlier demo made it. Default `./.store-migrate-demo`. */
   home?: string;
+  /**
+   * Stops the demo at the next block boundary: the node and the reference close (the
+   * migration keeps its checkpoint), and runDemo rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
   /** Stores of the synthetic state. Default 4. */
   stores?: number;
   /** Live keys of the synthetic state. Default 200 000. */
@@ -253,6 +258,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   );
   const genStart = performance.now();
   const live = await generate(paths.v1, o, hooks.onGenerate);
+  options.signal?.throwIfAborted();
   const generateMs = performance.now() - genStart;
   // The reference is taken before anything runs on the node; the node's db is closed.
   cpSync(paths.v1, paths.reference, { recursive: true });
@@ -326,8 +332,10 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     const gaps: number[] = [];
     let lastStart = Number.NEGATIVE_INFINITY;
     const commitBlock = async (): Promise<void> => {
+      options.signal?.throwIfAborted();
       const wait = lastStart + interval - performance.now();
       if (wait > 0) await sleep(wait);
+      options.signal?.throwIfAborted();
       const start = performance.now();
       if (Number.isFinite(lastStart)) gaps.push(start - lastStart);
       lastStart = start;
@@ -459,6 +467,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     return summary;
   } finally {
     for (const s of subs) s.unsubscribe();
+    // Closing on the way out: an error of the demo itself is the one to report.
     await rpc?.close().catch(() => {});
     await rs?.close().catch(() => {});
     await node?.close();

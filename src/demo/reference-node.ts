@@ -33,6 +33,7 @@ export class ReferenceStore {
     try {
       return new ReferenceStore(db, await MultiStoreV1.open(db));
     } catch (err) {
+      // The open error is the one to report; a failing close must not hide it.
       await db.close().catch(() => {});
       throw err;
     }
@@ -146,6 +147,7 @@ export class ReferenceNode {
   }
 
   async close(): Promise<void> {
+    // A worker that already failed has nothing to close; it is terminated next either way.
     await this.#request({ op: 'close' }).catch(() => {});
     await this.#worker?.terminate();
   }
@@ -164,6 +166,7 @@ export class ReferenceNode {
     } else {
       // In this thread: one request at a time, in order, as the worker would.
       const p = this.#chain.then(() => handleReferenceRequest(this.#state, full));
+      // The caller gets p's rejection; the chain only orders the next request after this one.
       this.#chain = p.catch(() => {});
       res = await p;
     }

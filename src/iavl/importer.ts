@@ -299,7 +299,7 @@ export function decodeImporterState(buf: Uint8Array): ImporterState {
   } catch (err) {
     // Whatever the reader's own code (truncated, trailing bytes...), a bad checkpoint is corruption.
     const why = err instanceof Error ? `: ${err.message}` : '';
-    throw new StoreMigrateError('ERR_CORRUPT_NODE', `import checkpoint does not decode${why}`, {
+    throw new StoreMigrateError('ERR_CORRUPT_CHECKPOINT', `import checkpoint does not decode${why}`, {
       cause: err,
     });
   }

@@ -122,7 +122,7 @@ export class MutableTree {
 
   #ensureLoaded(): void {
     if (!this.#loaded) {
-      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', 'call loadVersion() before using the tree');
+      throw new StoreMigrateError('ERR_NOT_LOADED', 'call loadVersion() before using the tree');
     }
   }
 

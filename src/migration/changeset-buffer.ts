@@ -60,6 +60,7 @@ export class ChangesetBuffer {
    */
   write(vcs: VersionedChangeset, after?: number): Promise<void> {
     const p = this.#queue.then(() => this.#write(vcs, after));
+    // The caller gets p's rejection; the queue only orders the next write after this one.
     this.#queue = p.catch(() => {});
     return p;
   }

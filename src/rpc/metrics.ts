@@ -43,6 +43,17 @@ export class RpcMetrics {
         if (!PHASES.includes(current)) phase.set({ phase: current }, 1);
       },
     });
+    const error = new Gauge({
+      name: 'store_migrate_error',
+      help: 'The code of the error a failed migration stopped with: 1 while failed (none otherwise)',
+      labelNames: ['code'],
+      registers,
+      collect: () => {
+        error.reset();
+        const e = this.#status().error;
+        if (e !== undefined) error.set({ code: e.code }, 1);
+      },
+    });
     this.#gauge(
       'store_migrate_migrated_version',
       'Last version migrated into store v2',

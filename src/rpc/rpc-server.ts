@@ -115,6 +115,7 @@ export async function startRpcServer(store: RootStore, options: RpcServerOptions
     await app.listen({ host, port: options.port });
   } catch (err) {
     metrics.close();
+    // The listen error is the one to report; a server that never listened has nothing to lose.
     await app.close().catch(() => {});
     throw listenError(err, host, options.port);
   }

@@ -75,6 +75,21 @@ describe.each(NAMES)('a node home made from the Go fixture %s', (name) => {
     const v2 = join(home, 'v2');
     const last = go.heights.at(-1)!;
 
+    // inspect --version h: Go's app hash and roots at a readable height, ERR_VERSION_PRUNED at a pruned one.
+    const mid = go.queryable[Math.floor(go.queryable.length / 2)];
+    const at = JSON.parse(runCli(['inspect', '--v1', v1, '--version', String(mid), '--json']).stdout);
+    const want = go.heights.find((h) => h.height === mid)!;
+    expect(at.appHash).toBe(want.appHash);
+    expect(
+      Object.fromEntries(at.stores.map((s: { name: string; rootHash: string }) => [s.name, s.rootHash])),
+    ).toEqual(Object.fromEntries(want.stores.map((s) => [s.name, s.rootHash])));
+    const pruned = go.heights.find((h) => !h.queryable);
+    if (pruned !== undefined) {
+      const r = runCli(['inspect', '--v1', v1, '--version', String(pruned.height), '--json']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^ERR_VERSION_PRUNED: version \d+ was pruned: its commit info remains/);
+    }
+
     const m = runCli(['migrate', '--v1', v1, '--v2', v2, '--history', '20', '--json', '--no-progress']);
     expect(m.stderr).toBe('');
     expect(m.code).toBe(0);

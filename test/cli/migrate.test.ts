@@ -110,6 +110,48 @@ describe('migrate, verify and status', () => {
     expect(runCli(['verify', '--v1', v1, '--v2', v2]).code).toBe(0);
   });
 
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)(
+    'stops on %s: exits %i within 5 s naming the checkpoint and the resume command, and resumes',
+    async (signal, exitCode) => {
+      const dir = tempDir('cli-stop');
+      generate(dir, 30000);
+      const v1 = join(dir, 'application.db');
+      const v2 = join(dir, 'v2');
+      const child = spawn(
+        process.execPath,
+        [CLI_BIN, 'migrate', '--v1', v1, '--v2', v2, '--throttle', '10000', '--no-progress'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await new Promise((r) => setTimeout(r, 1500));
+      const sent = Date.now();
+      child.kill(signal);
+      const code = await exited;
+      expect(Date.now() - sent).toBeLessThan(5000);
+      expect(code).toBe(exitCode);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^stopped on ${signal}, restoring version 4: [0-9,]+ of [0-9,]+ leaves.* The restore checkpoint is in ${v2}\\.$`,
+          ),
+        ),
+        `Run the same command to resume: store-migrate migrate --v1 ${v1} --v2 ${v2} --throttle 10000`,
+      ]);
+      const again = runCli(['migrate', '--v1', v1, '--v2', v2, '--json', '--no-progress']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout).resumed).toBe(true);
+      expect(runCli(['verify', '--v1', v1, '--v2', v2]).code).toBe(0);
+    },
+  );
+
   it('refuses a v2 directory that belongs to another v1, and bad usage, with one clear line', () => {
     const a = tempDir('cli-a');
     const b = tempDir('cli-b');

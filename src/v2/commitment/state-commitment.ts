@@ -228,7 +228,7 @@ function decodeRestoreState(raw: Uint8Array): { version: number; done: string[] 
   } catch (err) {
     throw StoreMigrateError.from(
       err,
-      'ERR_CORRUPT_NODE',
+      'ERR_CORRUPT_CHECKPOINT',
       'the restore checkpoint of StateCommitment does not decode',
     );
   }

@@ -400,6 +400,7 @@ export class RootStore {
       });
       return ci;
     });
+    // The caller gets p's rejection; the chain only orders the next commit after this one.
     this.#commitChain = p.catch(() => {});
     return p;
   }
@@ -424,7 +425,12 @@ export class RootStore {
     try {
       ci = await this.v1.commit(cs, version);
     } catch (err) {
-      if (buffered) await this.manager.discard(version).catch(() => {});
+      if (buffered) {
+        await this.manager.discard(version).catch((discardErr: unknown) => {
+          // Left in the buffer, it is void: the next start deletes changesets above v1's latest.
+          this.#log.warn({ err: discardErr, version }, 'could not discard the changeset of a failed commit');
+        });
+      }
       throw err;
     }
     this.manager.confirm(version);
@@ -444,7 +450,10 @@ export class RootStore {
       ci = await this.sc.commit(cs, v);
     } catch (err) {
       // Not committed: its log entry is void (the block committed next as v may differ).
-      await this.manager.buffer.deleteFrom(v).catch(() => {});
+      await this.manager.buffer.deleteFrom(v).catch((deleteErr: unknown) => {
+        // Left in the log, it is void: the next start deletes entries above StateCommitment's latest.
+        this.#log.warn({ err: deleteErr, version: v }, 'could not delete the log entry of a failed commit');
+      });
       throw err;
     }
     await this.ss.applyChangeset(v, cs);
