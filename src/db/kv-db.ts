@@ -1,8 +1,8 @@
 import type { AbstractLevel } from 'abstract-level';
-import { ClassicLevel } from 'classic-level';
 import { arenaAlloc } from '../encoding/byte-arena.js';
 import { concatBytes, EMPTY, prefixEnd, toPlainBytes } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
+import { NativeBatchPath, type NativeChainedBatch } from './native-batch.js';
 
 /** Any abstract-level database (classic-level, memory-level, ...), however the caller opened it. */
 // biome-ignore lint/suspicious/noExplicitAny: abstract-level databases differ in their type parameters.
@@ -200,18 +200,13 @@ export class KvDb {
 
 /**
  * An atomic group of writes with full (already prefixed) keys. It counts operations and
- * bytes so that bulk writers can flush at a bounded size.
- *
- * On a plain classic-level database each operation is copied straight into a native LevelDB
- * batch as it is added: that costs half what handing LevelDB an array of operation objects
- * costs (the binding reads three named properties per object), and nothing is held in JS.
- * Native batches are pooled per database and cleared for reuse, because classic-level frees
- * one only when its JS object is garbage-collected: made afresh, written batches piled up
- * outside the V8 heap (100+ MiB in a migration) until a collection came.
+ * bytes so that bulk writers can flush at a bounded size. Where the database has a native
+ * batch path (NativeBatchPath), operations go straight into a native LevelDB batch.
  */
 export class WriteBatch {
   readonly #db: LevelDatabase;
   #ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = [];
+  readonly #path: NativeBatchPath | undefined;
   /** Created at the first operation, so an unused batch holds nothing native. */
   #native: NativeChainedBatch | undefined;
   #length = 0;
@@ -220,6 +215,7 @@ export class WriteBatch {
 
   constructor(db: LevelDatabase) {
     this.#db = db;
+    this.#path = NativeBatchPath.of(db);
   }
 
   get length(): number {
@@ -259,8 +255,8 @@ export class WriteBatch {
         if (this.#length > 0) {
           // The public write() would skip a batch filled through _put; the status check it
           // does is ours to do, since the database may have closed since the batch began.
-          if (this.#db.status !== 'open') {
-            throw new StoreMigrateError('ERR_DB_IO', `database is ${this.#db.status}: batch not written`);
+          if (!this.#path!.open) {
+            throw new StoreMigrateError('ERR_DB_IO', `database is ${this.#path!.status}: batch not written`);
           }
           await this.#native._write({});
         }
@@ -280,65 +276,13 @@ export class WriteBatch {
     this.#ops = [];
     const native = this.#native;
     this.#native = undefined;
-    if (native) releaseNative(this.#db, native);
+    if (native) this.#path!.release(native);
   }
 
   /** The native batch to add to, or undefined for the array; throws once written. */
   #target(): NativeChainedBatch | undefined {
     if (this.#written) throw new StoreMigrateError('ERR_DB_IO', 'write batch already written');
-    if (this.#length === 0 && nativeBatch(this.#db)) this.#native = acquireNative(this.#db);
+    if (this.#length === 0 && this.#path?.open) this.#native = this.#path.acquire();
     return this.#native;
   }
-}
-
-/** Cleared native batches ready for reuse, per database; a few cover concurrent writers. */
-const pools = new WeakMap<LevelDatabase, NativeChainedBatch[]>();
-const POOL_SIZE = 4;
-
-function acquireNative(db: LevelDatabase): NativeChainedBatch {
-  return pools.get(db)?.pop() ?? (db.batch() as unknown as NativeChainedBatch);
-}
-
-function releaseNative(db: LevelDatabase, batch: NativeChainedBatch): void {
-  let pool = pools.get(db);
-  if (db.status !== 'open' || (pool !== undefined && pool.length >= POOL_SIZE)) {
-    // A database that is closing frees its batches itself: a failed close loses nothing.
-    batch.close().catch(() => {});
-    return;
-  }
-  batch._clear();
-  if (pool === undefined) {
-    pool = [];
-    pools.set(db, pool);
-    // A closed database closes its batches; a reopened one starts a new pool.
-    db.once('closing', () => pools.delete(db));
-  }
-  pool.push(batch);
-}
-
-/** classic-level's chained batch below its public API: _put/_del copy into a native batch. */
-interface NativeChainedBatch {
-  _put(key: Uint8Array, value: Uint8Array): void;
-  _del(key: Uint8Array): void;
-  _clear(): void;
-  _write(options: object): Promise<void>;
-  close(): Promise<void>;
-}
-
-/**
- * True for an open classic-level database, whose chained batch takes our Uint8Array keys
- * and values as they are. Hooks or sublevels on the database would be bypassed, so only a
- * plain, unhooked ClassicLevel (or a subclass that leaves batches alone) qualifies; everything
- * else goes through the public API.
- */
-function nativeBatch(db: LevelDatabase): boolean {
-  const hooks = (db as unknown as { hooks?: { prewrite?: { noop?: boolean } } }).hooks;
-  const batch = (db as unknown as { _chainedBatch?: unknown })._chainedBatch;
-  return (
-    // FlushingLevel (what openDb opens) only adds a flush to close(); its batches are classic-level's.
-    db instanceof ClassicLevel &&
-    db.status === 'open' &&
-    typeof batch === 'function' &&
-    (hooks?.prewrite?.noop ?? true)
-  );
 }

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { StoreMigrateError } from '../errors.js';
 import { FlushingLevel } from './flushing-level.js';
 import type { LevelDatabase } from './kv-db.js';
+import { NativeBatchPath } from './native-batch.js';
 
 export interface OpenDbOptions {
   /** Create the database when the directory is missing or empty. Default true. */
@@ -10,6 +11,11 @@ export interface OpenDbOptions {
   cacheSize?: number;
   /** LevelDB memtable size in bytes. Default 4 MiB. */
   writeBufferSize?: number;
+  /**
+   * Write batches straight into native LevelDB batches (NativeBatchPath). Default true; false
+   * takes abstract-level's public batch() (slower), e.g. to rule the fast path out.
+   */
+  nativeBatch?: boolean;
 }
 
 /**
@@ -51,5 +57,6 @@ export async function openDb(path: string, options: OpenDbOptions = {}): Promise
       details: { path },
     });
   }
+  if (options.nativeBatch === false) NativeBatchPath.setEnabled(db, false);
   return db;
 }

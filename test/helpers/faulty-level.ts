@@ -1,15 +1,12 @@
-import { AbstractIterator, AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
+import { NativeBatchPath } from '../../src/db/native-batch.js';
 
 /**
- * A fault-injecting abstract-level database for reliability tests. It forwards every private
- * operation to a real ClassicLevel on disk and can, on demand, fail the Nth read or write (or
- * every one from the Nth on) with an ENOSPC- or EIO-like error, and add delays.
- *
- * It goes through abstract-level's public surface only, so the code under test treats it as any
- * user-supplied database: keys and values are Uint8Array ('view'), getSync is supported (the
- * tree engine needs it), and our KvDb takes the public batch path (its native fast path is for
- * a plain ClassicLevel only).
+ * A fault-injecting database for reliability tests: a real ClassicLevel on disk whose private
+ * operations can, on demand, fail the Nth read or write (or every one from the Nth on) with an
+ * ENOSPC- or EIO-like error, and be delayed. Being a ClassicLevel, it takes the code paths
+ * production takes, the native write-batch path included (`nativeBatch: false` takes the
+ * public batch path instead); its chained batches check the rules when they write.
  */
 
 export type FaultKind = 'ENOSPC' | 'EIO';
@@ -21,6 +18,8 @@ export interface OpInfo {
   /** get, getSync, getMany, iterator, put, del, batch or clear. */
   method: string;
   keys: Uint8Array[];
+  /** A batch written through classic-level's native chained batch (WriteBatch's fast path). */
+  native?: boolean;
 }
 
 export interface FaultRule {
@@ -30,6 +29,11 @@ export interface FaultRule {
   /** How many matching operations fail from the nth on (default 1; Infinity: every one after). */
   times?: number;
   kind?: FaultKind;
+  /**
+   * Instead of failing, a write reports success and writes nothing: a broken write path
+   * (silent data loss), which the suites must notice on their own.
+   */
+  drop?: boolean;
   /** Only operations for which this returns true count (default: all of the rule's kind). */
   match?: (info: OpInfo) => boolean;
 }
@@ -72,8 +76,8 @@ class RuleState implements Fault {
     this.#owner = owner;
   }
 
-  /** The error to throw for this operation, if this rule fails it. */
-  check(info: OpInfo): InjectedFault | undefined {
+  /** The error to throw for this operation, if this rule fails it ('drop' for a dropped write). */
+  check(info: OpInfo): InjectedFault | 'drop' | undefined {
     if (info.op !== this.rule.op) return undefined;
     if (this.rule.match && !this.rule.match(info)) return undefined;
     this.seen++;
@@ -81,6 +85,7 @@ class RuleState implements Fault {
     const times = this.rule.times ?? 1;
     if (this.seen < nth || this.seen >= nth + times) return undefined;
     this.fired++;
+    if (this.rule.drop && info.op === 'write') return 'drop';
     const err = new InjectedFault(this.rule.kind ?? 'EIO', info);
     this.errors.push(err);
     return err;
@@ -103,7 +108,6 @@ type Options = Record<string, unknown>;
 type Op = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
 
 const VIEW = { keyEncoding: 'view', valueEncoding: 'view' } as const;
-const RANGE_KEYS = ['gt', 'gte', 'lt', 'lte'] as const;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function sleep(ms: number): Promise<void> {
@@ -118,38 +122,75 @@ export function touches(prefix: string | Uint8Array, op?: FaultOp): (info: OpInf
     info.keys.some((k) => k.length >= p.length && p.every((b, i) => k[i] === b));
 }
 
-export class FaultyLevel extends AbstractLevel<Uint8Array, Uint8Array, Uint8Array> {
-  readonly inner: ClassicLevel<Uint8Array, Uint8Array>;
-  readonly location: string;
+export interface FaultyLevelOptions {
+  /**
+   * Let our WriteBatch write through classic-level's native chained batch, as production
+   * does (default true); false takes abstract-level's public batch(). Faults reach both.
+   */
+  nativeBatch?: boolean;
+}
+
+/** A chained batch of the database, as classic-level hands it out. */
+interface ChainedBatchInternals {
+  _put(key: Bytes, value: Bytes): void;
+  _del(key: Bytes): void;
+  _clear(): void;
+  _write(options: Options): Promise<void>;
+}
+
+interface IteratorInternals {
+  _next(): Promise<unknown>;
+  _nextv(size: number, options: Options): Promise<unknown>;
+  _all(options: Options): Promise<unknown>;
+}
+
+/** classic-level's private implementation methods (not in its typings), which FaultyLevel wraps. */
+interface ClassicLevelInternals {
+  _get(this: ClassicLevel<Bytes, Bytes>, key: Bytes, options: Options): Promise<Bytes | undefined>;
+  _getSync(this: ClassicLevel<Bytes, Bytes>, key: Bytes, options: Options): Bytes | undefined;
+  _getMany(
+    this: ClassicLevel<Bytes, Bytes>,
+    keys: Bytes[],
+    options: Options,
+  ): Promise<Array<Bytes | undefined>>;
+  _put(this: ClassicLevel<Bytes, Bytes>, key: Bytes, value: Bytes, options: Options): Promise<void>;
+  _del(this: ClassicLevel<Bytes, Bytes>, key: Bytes, options: Options): Promise<void>;
+  _batch(this: ClassicLevel<Bytes, Bytes>, operations: Op[], options: Options): Promise<void>;
+  _chainedBatch(this: ClassicLevel<Bytes, Bytes>): unknown;
+  _clear(this: ClassicLevel<Bytes, Bytes>, options: Options): Promise<void>;
+  _iterator(this: ClassicLevel<Bytes, Bytes>, options: Options): unknown;
+}
+
+const base = ClassicLevel.prototype as unknown as ClassicLevelInternals;
+
+export class FaultyLevel extends ClassicLevel<Uint8Array, Uint8Array> {
   readonly #rules = new Set<RuleState>();
   #delays: Delays = {};
+  /** While set, no rule fires and no delay applies (to read what is on disk). */
+  #bypass = false;
   /** Operations seen so far, by kind (including failed ones). */
   readonly counts = { read: 0, write: 0 };
 
   constructor(location: string) {
-    // getSync is not in the IManifest type of abstract-level's typings, but the manifest takes it.
-    const manifest = {
-      encodings: { view: true },
-      getSync: true,
-      seek: true,
-      createIfMissing: true,
-      errorIfExists: false,
-      implicitSnapshots: true,
-      permanence: true,
-    };
-    super(manifest as ConstructorParameters<typeof AbstractLevel>[0], VIEW);
-    this.location = location;
-    this.inner = new ClassicLevel<Uint8Array, Uint8Array>(location, {
-      ...VIEW,
-      writeBufferSize: 4 * 1024 * 1024,
-    });
+    super(location, { ...VIEW, writeBufferSize: 4 * 1024 * 1024 });
   }
 
   /** Opens a FaultyLevel over a classic-level database at `location` (created when missing). */
-  static async open(location: string): Promise<FaultyLevel> {
+  static async open(location: string, options: FaultyLevelOptions = {}): Promise<FaultyLevel> {
     const db = new FaultyLevel(location);
     await db.open();
+    if (options.nativeBatch === false) NativeBatchPath.setEnabled(db, false);
     return db;
+  }
+
+  /** Runs `fn` past every fault rule and delay: what is on disk. */
+  async unfaulted<T>(fn: () => Promise<T>): Promise<T> {
+    this.#bypass = true;
+    try {
+      return await fn();
+    } finally {
+      this.#bypass = false;
+    }
   }
 
   /** Adds a fault rule; it stays in force until removed or until it has fired `times` times. */
@@ -176,135 +217,119 @@ export class FaultyLevel extends AbstractLevel<Uint8Array, Uint8Array, Uint8Arra
     this.#delays = { ...delays };
   }
 
-  #check(info: OpInfo): void {
+  /** Throws the fault a rule injects; true when a rule drops this write instead. */
+  #check(info: OpInfo): boolean {
+    if (this.#bypass) return false;
     this.counts[info.op]++;
+    let drop = false;
     for (const r of this.#rules) {
       const err = r.check(info);
-      if (err) throw err;
+      if (err === 'drop') drop = true;
+      else if (err) throw err;
     }
+    return drop;
   }
 
-  async #before(info: OpInfo): Promise<void> {
-    const ms = info.op === 'read' ? this.#delays.reads : this.#delays.writes;
+  async #before(info: OpInfo): Promise<boolean> {
+    const ms = this.#bypass ? 0 : info.op === 'read' ? this.#delays.reads : this.#delays.writes;
     if (ms) await sleep(ms);
-    this.#check(info);
+    return this.#check(info);
   }
 
-  async _open(options: Options): Promise<void> {
-    await this.inner.open({ createIfMissing: options.createIfMissing !== false });
-  }
-
-  async _close(): Promise<void> {
-    await this.inner.close();
-  }
-
-  async _get(key: Bytes, _options: Options): Promise<Bytes | undefined> {
+  async _get(key: Bytes, options: Options): Promise<Bytes | undefined> {
     await this.#before({ op: 'read', method: 'get', keys: [key] });
-    return this.inner.get(key, VIEW);
+    return base._get.call(this, key, options);
   }
 
-  _getSync(key: Bytes, _options: Options): Bytes | undefined {
-    const ms = this.#delays.reads;
+  _getSync(key: Bytes, options: Options): Bytes | undefined {
+    const ms = this.#bypass ? 0 : this.#delays.reads;
     if (ms) Atomics.wait(sleeper, 0, 0, ms);
     this.#check({ op: 'read', method: 'getSync', keys: [key] });
-    return this.inner.getSync(key, VIEW);
+    return base._getSync.call(this, key, options);
   }
 
-  async _getMany(keys: Bytes[], _options: Options): Promise<Array<Bytes | undefined>> {
+  async _getMany(keys: Bytes[], options: Options): Promise<Array<Bytes | undefined>> {
     await this.#before({ op: 'read', method: 'getMany', keys });
-    return this.inner.getMany(keys, VIEW);
+    return base._getMany.call(this, keys, options);
   }
 
-  async _put(key: Bytes, value: Bytes, _options: Options): Promise<void> {
-    await this.#before({ op: 'write', method: 'put', keys: [key] });
-    await this.inner.put(key, value, VIEW);
+  async _put(key: Bytes, value: Bytes, options: Options): Promise<void> {
+    if (await this.#before({ op: 'write', method: 'put', keys: [key] })) return;
+    await base._put.call(this, key, value, options);
   }
 
-  async _del(key: Bytes, _options: Options): Promise<void> {
-    await this.#before({ op: 'write', method: 'del', keys: [key] });
-    await this.inner.del(key, VIEW);
+  async _del(key: Bytes, options: Options): Promise<void> {
+    if (await this.#before({ op: 'write', method: 'del', keys: [key] })) return;
+    await base._del.call(this, key, options);
   }
 
-  async _batch(operations: Op[], _options: Options): Promise<void> {
-    await this.#before({ op: 'write', method: 'batch', keys: operations.map((o) => o.key) });
-    await this.inner.batch(
-      operations.map((o) =>
-        o.type === 'put'
-          ? { type: 'put' as const, key: o.key, value: o.value }
-          : { type: 'del' as const, key: o.key },
-      ),
-      VIEW,
-    );
+  async _batch(operations: Op[], options: Options): Promise<void> {
+    if (await this.#before({ op: 'write', method: 'batch', keys: operations.map((o) => o.key) })) return;
+    await base._batch.call(this, operations, options);
+  }
+
+  /**
+   * classic-level's own chained batch, whose write checks the rules with every key it holds:
+   * the native path of WriteBatch (_put/_del/_write/_clear below the public API) meets the
+   * same faults as the public one.
+   */
+  _chainedBatch(): unknown {
+    const batch = base._chainedBatch.call(this);
+    const inner = batch as ChainedBatchInternals;
+    const keys: Bytes[] = [];
+    const put = inner._put.bind(inner);
+    const del = inner._del.bind(inner);
+    const clear = inner._clear.bind(inner);
+    const write = inner._write.bind(inner);
+    inner._put = (key, value) => {
+      keys.push(key);
+      put(key, value);
+    };
+    inner._del = (key) => {
+      keys.push(key);
+      del(key);
+    };
+    inner._clear = () => {
+      keys.length = 0;
+      clear();
+    };
+    inner._write = async (options) => {
+      // A batch write like any other: rules see it as `batch`, whichever path wrote it.
+      if (await this.#before({ op: 'write', method: 'batch', keys: [...keys], native: true })) return;
+      await write(options);
+    };
+    return batch;
   }
 
   async _clear(options: Options): Promise<void> {
-    await this.#before({ op: 'write', method: 'clear', keys: [] });
-    await this.inner.clear(rangeOf(options));
+    if (await this.#before({ op: 'write', method: 'clear', keys: [] })) return;
+    await base._clear.call(this, options);
   }
 
-  _iterator(options: Options): FaultyIterator {
-    return new FaultyIterator(this, options);
+  /** classic-level's iterator, one read check per step. */
+  _iterator(options: Options): unknown {
+    const it = base._iterator.call(this, options);
+    const inner = it as IteratorInternals;
+    const next = inner._next.bind(inner);
+    const nextv = inner._nextv.bind(inner);
+    const all = inner._all.bind(inner);
+    inner._next = async () => {
+      await this.readStep('iterator.next');
+      return next();
+    };
+    inner._nextv = async (size, o) => {
+      await this.readStep('iterator.nextv');
+      return nextv(size, o);
+    };
+    inner._all = async (o) => {
+      await this.readStep('iterator.all');
+      return all(o);
+    };
+    return it;
   }
 
   /** Used by the iterator: one read per step. */
   async readStep(method: string): Promise<void> {
     await this.#before({ op: 'read', method, keys: [] });
-  }
-}
-
-function rangeOf(options: Options): Options {
-  const out: Options = { ...VIEW, reverse: options.reverse === true };
-  const limit = options.limit;
-  if (typeof limit === 'number' && limit >= 0) out.limit = limit;
-  for (const k of RANGE_KEYS) if (options[k] !== undefined) out[k] = options[k];
-  return out;
-}
-
-type Entry = [Bytes | undefined, Bytes | undefined];
-
-interface InnerIterator {
-  next(): Promise<Entry | undefined>;
-  nextv(size: number): Promise<Entry[]>;
-  all(): Promise<Entry[]>;
-  seek(target: Bytes): void;
-  close(): Promise<void>;
-}
-
-/** Forwards to an iterator of the inner database (its snapshot is taken as this one is created). */
-class FaultyIterator extends AbstractIterator<FaultyLevel, Bytes, Bytes> {
-  readonly #db: FaultyLevel;
-  readonly #it: InnerIterator;
-
-  constructor(db: FaultyLevel, options: Options) {
-    super(db, options);
-    this.#db = db;
-    this.#it = db.inner.iterator({
-      ...rangeOf(options),
-      keys: options.keys !== false,
-      values: options.values !== false,
-    }) as unknown as InnerIterator;
-  }
-
-  async _next(): Promise<Entry | undefined> {
-    await this.#db.readStep('iterator.next');
-    return this.#it.next();
-  }
-
-  async _nextv(size: number): Promise<Entry[]> {
-    await this.#db.readStep('iterator.nextv');
-    return this.#it.nextv(size);
-  }
-
-  async _all(): Promise<Entry[]> {
-    await this.#db.readStep('iterator.all');
-    return this.#it.all();
-  }
-
-  _seek(target: Bytes): void {
-    this.#it.seek(target);
-  }
-
-  async _close(): Promise<void> {
-    await this.#it.close();
   }
 }

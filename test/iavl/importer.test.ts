@@ -40,7 +40,8 @@ function arrivalIndices(ops: Array<{ type: string; key: Uint8Array }>): number[]
 describe('Importer', () => {
   it('writes one batch at a time, in order, while the next one fills', async () => {
     const src = await source(3000);
-    const db = await FaultyLevel.open(join(tempDir('importer'), 'target'));
+    // The public batch path, so each write arrives as one _batch call with its operations.
+    const db = await FaultyLevel.open(join(tempDir('importer'), 'target'), { nativeBatch: false });
     db.setDelays({ writes: 5 });
     // Watch the writes as they reach the database: how many overlap, and which nodes each holds.
     let inflight = 0;

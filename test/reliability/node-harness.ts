@@ -125,6 +125,9 @@ export class NodeHarness {
   /** Versions whose commit was reported to the node as done. */
   readonly committed: number[] = [];
 
+  /** Whether WriteBatch takes the native chained-batch path (as production) or the public one. */
+  nativeBatch = true;
+
   private constructor(dir: string) {
     this.dir = dir;
     this.v1Path = join(dir, 'application.db');
@@ -132,13 +135,14 @@ export class NodeHarness {
   }
 
   /** A home holding a copy of the template v1, with fault-injecting databases (not started). */
-  static async create(template: string): Promise<NodeHarness> {
+  static async create(template: string, options: { nativeBatch?: boolean } = {}): Promise<NodeHarness> {
     const dir = mkdtempSync(join(tmpdir(), 'rel-node-'));
     const h = new NodeHarness(dir);
+    h.nativeBatch = options.nativeBatch ?? true;
     cpSync(template, h.v1Path, { recursive: true });
     cpSync(template, join(dir, 'ref.db'), { recursive: true });
-    h.v1 = await FaultyLevel.open(h.v1Path);
-    h.v2 = await FaultyLevel.open(h.v2Path);
+    h.v1 = await FaultyLevel.open(h.v1Path, { nativeBatch: h.nativeBatch });
+    h.v2 = await FaultyLevel.open(h.v2Path, { nativeBatch: h.nativeBatch });
     h.refDb = await openDb(join(dir, 'ref.db'));
     h.ref = await MultiStoreV1.open(h.refDb);
     return h;
@@ -204,8 +208,8 @@ export class NodeHarness {
   /** The raw `m/switched` record of v2 (undefined when nothing switched). */
   async switchedRecord(): Promise<Uint8Array | undefined> {
     // Past any fault rules: what is on disk.
-    const db: LevelDatabase = this.v2 instanceof FaultyLevel ? this.v2.inner : this.v2;
-    return new KvDb(db).get(utf8('m/switched'));
+    const read = () => new KvDb(this.v2).get(utf8('m/switched'));
+    return this.v2 instanceof FaultyLevel ? this.v2.unfaulted(read) : read();
   }
 
   async expectNotSwitched(): Promise<void> {
@@ -227,8 +231,13 @@ export class NodeHarness {
     await this.rs?.close();
     await this.v1.close();
     await this.v2.close();
-    this.v1 = faulty ? await FaultyLevel.open(this.v1Path) : await openDb(this.v1Path);
-    this.v2 = faulty ? await FaultyLevel.open(this.v2Path) : await openDb(this.v2Path);
+    const nativeBatch = this.nativeBatch;
+    this.v1 = faulty
+      ? await FaultyLevel.open(this.v1Path, { nativeBatch })
+      : await openDb(this.v1Path, { nativeBatch });
+    this.v2 = faulty
+      ? await FaultyLevel.open(this.v2Path, { nativeBatch })
+      : await openDb(this.v2Path, { nativeBatch });
   }
 
   /** Commits blocks until the store switches (waiting for the migration to catch up between blocks). */
