@@ -148,7 +148,7 @@ function logProgress(store: RootStore, logger: Logger, enabled: boolean): () => 
         percent: s.progress.percent,
         leavesDone: s.progress.leavesDone,
         leavesTotal: s.progress.leavesTotal,
-        rate: Math.round(s.progress.rate),
+        rate: Math.round(s.progress.rate ?? 0),
         etaSeconds: s.progress.etaSeconds === undefined ? undefined : Math.round(s.progress.etaSeconds),
         migratedVersion: s.migratedVersion,
         targetVersion: s.targetVersion,

@@ -2,23 +2,15 @@ import { existsSync } from 'node:fs';
 import { readU64be } from '../encoding/byte-writer.js';
 import { utf8 } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
+import { type MigrationStatus, migrationStatus } from '../migration/migration-status.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { homePaths } from '../v2/root/node-home.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import { openV2 } from './open-v2.js';
 import { type CommandOptions, openExistingV1, requiredOption, withDatabase } from './options.js';
 
-/** The status document: the same shape as the migration_status RPC. */
-export interface HomeStatus {
-  phase: string;
-  migratedVersion: number;
-  targetVersion: number;
-  latestVersion: number;
-  switchedAtVersion: number | undefined;
-  /** Why the migration failed, for phase `failed` (as migration_status reports it). */
-  error: { code: string; message: string } | undefined;
-  progress: { restoredStores: number; stores: number; bufferedChangesets: number; percent: number };
-}
+/** The status document: the same type as the migration_status RPC. */
+export type HomeStatus = MigrationStatus;
 
 /** `status --home DIR`: the migration phase and progress of a node home that is not running. */
 export async function runStatus(opts: CommandOptions): Promise<number> {
@@ -29,66 +21,7 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
   const v1Db = await openExistingV1(v1Path);
   return withDatabase(v1Db, async () => {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
-    const exists = existsSync(v2Path);
-    let status: HomeStatus;
-    if (!exists) {
-      status = {
-        phase: 'not-started',
-        migratedVersion: 0,
-        targetVersion: v1.latestVersion,
-        latestVersion: v1.latestVersion,
-        switchedAtVersion: undefined,
-        error: undefined,
-        progress: { restoredStores: 0, stores: v1.storeNames().length, bufferedChangesets: 0, percent: 0 },
-      };
-    } else {
-      const parts = await openV2(v2Path, v1, { create: false });
-      status = await withDatabase(parts.db, async () => {
-        const kv = parts.manager.buffer;
-        const m = parts.manager;
-        const switchedRaw = await parts.sc.kv.get(utf8('m/switched'));
-        const switchedAt = switchedRaw ? readU64be(switchedRaw, 0) : undefined;
-        const restore = await parts.sc.kv.get(utf8('c/restore'));
-        const restored = restore
-          ? (JSON.parse(new TextDecoder().decode(restore)).done as string[]).length
-          : 0;
-        const stores = v1.storeNames().length;
-        const migrated = m.getMigratedVersion();
-        // A failed migration is recorded; the node starts it over on its next start.
-        const error = switchedAt === undefined ? await m.recordedFailure() : undefined;
-        const phase =
-          switchedAt !== undefined
-            ? 'switched'
-            : error !== undefined
-              ? 'failed'
-              : m.height === 0
-                ? 'not-started'
-                : migrated < m.height
-                  ? 'restoring'
-                  : 'syncing';
-        const restoredStores = migrated >= m.height && m.height > 0 ? stores : restored;
-        const latest = switchedAt !== undefined ? parts.sc.latestVersion : v1.latestVersion;
-        return {
-          phase,
-          migratedVersion: migrated,
-          targetVersion: latest,
-          latestVersion: latest,
-          switchedAtVersion: switchedAt,
-          error,
-          progress: {
-            restoredStores,
-            stores,
-            bufferedChangesets: kv.last > 0 ? kv.last - Math.max(kv.first - 1, migrated) : 0,
-            percent:
-              phase === 'switched'
-                ? 100
-                : stores === 0
-                  ? 0
-                  : Math.floor((restoredStores / stores) * (phase === 'syncing' ? 100 : 99)),
-          },
-        };
-      });
-    }
+    const status = existsSync(v2Path) ? await statusAtRest(v1, v2Path) : notStarted(v1);
     printResult(opts, status, () =>
       [
         `phase            ${status.phase}`,
@@ -106,5 +39,41 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
       ].join('\n'),
     );
     return EXIT_OK;
+  });
+}
+
+/** A home whose v2 directory does not exist yet. */
+function notStarted(v1: MultiStoreV1): HomeStatus {
+  return migrationStatus({
+    stores: v1.storeNames(),
+    v1LatestVersion: v1.latestVersion,
+    v2LatestVersion: 0,
+    height: 0,
+    migratedVersion: 0,
+    switchedAtVersion: undefined,
+    failure: undefined,
+    restoredStores: [],
+    buffer: { first: 0, last: 0 },
+  });
+}
+
+/** What v2 holds, read without starting anything, through the one status model. */
+async function statusAtRest(v1: MultiStoreV1, v2Path: string): Promise<HomeStatus> {
+  const parts = await openV2(v2Path, v1, { create: false });
+  return withDatabase(parts.db, async () => {
+    const m = parts.manager;
+    const switchedRaw = await parts.sc.kv.get(utf8('m/switched'));
+    const restore = await parts.sc.kv.get(utf8('c/restore'));
+    return migrationStatus({
+      stores: v1.storeNames(),
+      v1LatestVersion: v1.latestVersion,
+      v2LatestVersion: parts.sc.latestVersion,
+      height: m.height,
+      migratedVersion: m.getMigratedVersion(),
+      switchedAtVersion: switchedRaw ? readU64be(switchedRaw, 0) : undefined,
+      failure: await m.recordedFailure(),
+      restoredStores: restore ? (JSON.parse(new TextDecoder().decode(restore)).done as string[]) : [],
+      buffer: { first: m.buffer.first, last: m.buffer.last },
+    });
   });
 }

@@ -1,75 +1,14 @@
 import { toHex, tryFromHex } from '../encoding/bytes.js';
-import type { MigrationProgress } from '../migration/progress.js';
+import type { MigrationStatus } from '../migration/migration-status.js';
 import type { RootStore } from '../v2/root/root-store.js';
 import { INVALID_PARAMS, JsonRpcError, type JsonRpcMethod, type RawParams } from './json-rpc.js';
 
-/**
- * What `migration_status` returns: the fields of `status --json` (phase, migratedVersion,
- * targetVersion, latestVersion, switchedAtVersion, progress{restoredStores, stores,
- * bufferedChangesets, percent}), plus what only a running node knows (rate, ETA, pause).
- */
-export interface StatusDocument {
-  phase: string;
-  migratedVersion: number;
-  targetVersion: number;
-  latestVersion: number;
-  switchedAtVersion: number | undefined;
-  switchPostponed: boolean;
-  paused: boolean;
-  error: { code: string; message: string } | undefined;
-  progress: {
-    restoredStores: number;
-    stores: number;
-    bufferedChangesets: number;
-    percent: number;
-  } & Pick<
-    MigrationProgress,
-    'store' | 'leavesDone' | 'leavesTotal' | 'nodes' | 'bytes' | 'rate' | 'etaSeconds'
-  >;
-}
+/** What `migration_status` returns: the status document, the same as `status --json`. */
+export type StatusDocument = MigrationStatus;
 
 /** The status of a running RootStore, in the shape `status --json` prints for a home at rest. */
 export function statusDocument(store: RootStore): StatusDocument {
-  const s = store.status();
-  const p: MigrationProgress = s.progress;
-  const names = store.v1.storeNames();
-  const height = store.manager.height;
-  const restoredAll =
-    s.phase === 'switched' ||
-    s.phase === 'syncing' ||
-    s.phase === 'waiting-switch' ||
-    (height > 0 && s.migratedVersion >= height);
-  // Stores are exported one after another, in name order.
-  const current = p.store === undefined ? -1 : names.indexOf(p.store);
-  const restoredStores = restoredAll ? names.length : Math.max(current, 0);
-  const percent = restoredAll
-    ? 100
-    : p.phase === 'restoring' && p.leavesTotal > 0
-      ? Math.floor((Math.min(p.leavesDone, p.leavesTotal) / p.leavesTotal) * 99)
-      : 0;
-  return {
-    phase: s.phase,
-    migratedVersion: s.migratedVersion,
-    targetVersion: s.targetVersion,
-    latestVersion: s.latestVersion,
-    switchedAtVersion: s.switchedAtVersion,
-    switchPostponed: s.switchPostponed,
-    paused: s.paused,
-    error: s.error,
-    progress: {
-      restoredStores,
-      stores: names.length,
-      bufferedChangesets: s.bufferedChangesets,
-      percent,
-      store: p.store,
-      leavesDone: p.leavesDone,
-      leavesTotal: p.leavesTotal,
-      nodes: p.nodes,
-      bytes: p.bytes,
-      rate: p.rate,
-      etaSeconds: p.etaSeconds,
-    },
-  };
+  return store.status();
 }
 
 type ParamKind = 'store' | 'hex' | 'height' | 'boolean';

@@ -69,12 +69,12 @@ export class RpcMetrics {
       'Latest committed version of the node',
       (s) => s.latestVersion,
     );
-    this.#gauge('store_migrate_leaves_done', 'Leaves restored so far', (s) => s.progress.leavesDone);
-    this.#gauge('store_migrate_leaves_total', 'Leaves to restore', (s) => s.progress.leavesTotal);
+    this.#gauge('store_migrate_leaves_done', 'Leaves restored so far', (s) => s.progress.leavesDone ?? 0);
+    this.#gauge('store_migrate_leaves_total', 'Leaves to restore', (s) => s.progress.leavesTotal ?? 0);
     this.#gauge(
       'store_migrate_rate',
       'Migration rate: leaves per second while restoring, versions per second while syncing',
-      (s) => s.progress.rate,
+      (s) => s.progress.rate ?? 0,
     );
     this.#gauge(
       'store_migrate_eta_seconds',

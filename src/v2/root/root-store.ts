@@ -7,7 +7,8 @@ import type { Changeset, VersionedChangeset } from '../../encoding/changeset.js'
 import { isStoreMigrateError, StoreMigrateError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { MigrationManager } from '../../migration/migration-manager.js';
-import type { MigrationPhase, MigrationProgress } from '../../migration/progress.js';
+import { type MigrationStatus, migrationStatus } from '../../migration/migration-status.js';
+import type { MigrationProgress } from '../../migration/progress.js';
 import { SnapshotsManager } from '../../snapshots/snapshots-manager.js';
 import type { CommitInfo } from '../../v1/commit-info.js';
 import { MultiStoreV1 } from '../../v1/multi-store-v1.js';
@@ -47,19 +48,7 @@ export interface CommitTiming {
   mode: 'v1' | 'v2';
 }
 
-/** What `status --json` and the `migration_status` RPC return. */
-export interface MigrationStatus {
-  phase: MigrationPhase | 'not-started';
-  migratedVersion: number;
-  targetVersion: number;
-  latestVersion: number;
-  switchedAtVersion: number | undefined;
-  switchPostponed: boolean;
-  paused: boolean;
-  bufferedChangesets: number;
-  progress: MigrationProgress;
-  error: { code: string; message: string } | undefined;
-}
+export type { MigrationStatus } from '../../migration/migration-status.js';
 
 const SWITCHED_KEY = utf8('m/switched');
 const SS_PREFIX = utf8('ss/');
@@ -358,33 +347,33 @@ export class RootStore {
     this.manager.resume();
   }
 
+  /**
+   * The migration's status (the same document as `status --json` and `migration_status`).
+   * @example
+   * const { phase, progress } = store.status(); // e.g. 'restoring', progress.percent
+   */
   status(): MigrationStatus {
     const m = this.manager;
-    const p = m.progress;
-    let phase: MigrationStatus['phase'] =
-      this.#mode === 'v2' ? 'switched' : this.#mode === 'failed' ? 'failed' : p.phase;
-    if (phase === 'idle') phase = this.#run === undefined ? 'not-started' : 'restoring';
-    if (
-      this.#mode === 'migrating' &&
-      phase === 'syncing' &&
-      this.#postponed &&
-      m.getMigratedVersion() === this.v1.latestVersion
-    ) {
-      phase = 'waiting-switch';
-    }
-    return {
-      phase,
-      migratedVersion: m.getMigratedVersion(),
-      targetVersion: this.#mode === 'v2' ? this.sc.latestVersion : this.v1.latestVersion,
-      latestVersion: this.latestVersion,
-      switchedAtVersion: this.#switchedAt,
-      switchPostponed: this.#postponed,
-      paused: m.paused,
-      bufferedChangesets:
-        m.buffer.last > 0 ? m.buffer.last - Math.max(m.buffer.first - 1, m.getMigratedVersion()) : 0,
-      progress: p,
-      error: this.#error ? { code: this.#error.code, message: this.#error.message } : undefined,
-    };
+    return migrationStatus(
+      {
+        stores: this.v1.storeNames(),
+        v1LatestVersion: this.v1.latestVersion,
+        v2LatestVersion: this.sc.latestVersion,
+        height: m.height,
+        migratedVersion: m.getMigratedVersion(),
+        switchedAtVersion: this.#switchedAt,
+        failure: undefined,
+        restoredStores: [],
+        buffer: { first: m.buffer.first, last: m.buffer.last },
+      },
+      {
+        started: this.#run !== undefined,
+        progress: m.progress,
+        paused: m.paused,
+        switchPostponed: this.#postponed,
+        error: this.#error ? { code: this.#error.code, message: this.#error.message } : undefined,
+      },
+    );
   }
 
   /** Commits the next block. Commits are serialised; each returns its CommitInfo. */
