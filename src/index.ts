@@ -29,6 +29,12 @@ export {
   MigrationManager,
   type MigrationManagerOptions,
 } from './migration/migration-manager.js';
+export {
+  type LiveMigrationState,
+  type MigrationStatus,
+  migrationStatus,
+  type PersistedMigrationState,
+} from './migration/migration-status.js';
 // migration
 export { MigrationStream } from './migration/migration-stream.js';
 export type { MigrationPhase, MigrationProgress } from './migration/progress.js';
@@ -42,10 +48,11 @@ export type { CommitInfo, StoreInfo } from './v1/commit-info.js';
 export { MultiStoreV1, type MultiStoreV1Options, type V1Layout } from './v1/multi-store-v1.js';
 export type { ProofOp, ProofOps, QueryResult } from './v1/proof-ops.js';
 export { StateCommitment, type StateCommitmentOptions } from './v2/commitment/state-commitment.js';
+export { type OpenV2HomeOptions, openV2Home, type V2Home } from './v2/home/open-v2-home.js';
+export { changesetKey, scRestoreStoreKey, V2Keys } from './v2/home/v2-keys.js';
 export { type NodeHome, openNodeHome } from './v2/root/node-home.js';
 export {
   type CommitTiming,
-  type MigrationStatus,
   RootStore,
   type RootStoreEvent,
   type RootStoreOptions,

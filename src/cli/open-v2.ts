@@ -1,24 +1,15 @@
 import type { LevelDatabase } from '../db/kv-db.js';
 import { KvDb } from '../db/kv-db.js';
 import { type OpenDbOptions, openDb } from '../db/open-db.js';
-import { utf8 } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { MigrationManager } from '../migration/migration-manager.js';
-import { SnapshotsManager } from '../snapshots/snapshots-manager.js';
 import type { MultiStoreV1 } from '../v1/multi-store-v1.js';
-import { StateCommitment } from '../v2/commitment/state-commitment.js';
-import { StateStorage } from '../v2/storage/state-storage.js';
+import { openV2Home, type V2Home } from '../v2/home/open-v2-home.js';
 
-/** The parts of a v2 directory, laid out as a node home's `v2/`: SC at the root, SS under `ss/`, migration under `m/`. */
-export interface V2Parts {
+/** A v2 directory opened from its path: its database and its parts (openV2Home). */
+export interface V2Parts extends V2Home {
   db: LevelDatabase;
-  sc: StateCommitment;
-  ss: StateStorage;
-  manager: MigrationManager;
 }
-
-export const SS_PREFIX = utf8('ss/');
 
 /** Opens (creating if needed) a v2 directory against a v1 store; a lock held by a running node is a clear error. */
 export async function openV2(
@@ -47,20 +38,7 @@ export async function openV2(
     throw err;
   }
   try {
-    const kv = new KvDb(db);
-    const sc = await StateCommitment.open(kv);
-    const ss = new StateStorage(kv, { prefix: SS_PREFIX });
-    await ss.open();
-    const manager = new MigrationManager({
-      db: kv,
-      snapshots: new SnapshotsManager(v1, { logger: options.logger }),
-      stateStorage: ss,
-      stateCommitment: sc,
-      logger: options.logger,
-      throttle: options.throttle,
-      history: options.history,
-    });
-    await manager.open();
+    const { sc, ss, manager } = await openV2Home(new KvDb(db), v1, options);
     await manager.verifySource();
     return { db, sc, ss, manager };
   } catch (err) {

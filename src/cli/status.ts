@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readU64be } from '../encoding/byte-writer.js';
-import { utf8 } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import { type MigrationStatus, migrationStatus } from '../migration/migration-status.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { V2Keys } from '../v2/home/v2-keys.js';
 import { homePaths } from '../v2/root/node-home.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import { openV2 } from './open-v2.js';
@@ -62,8 +62,8 @@ async function statusAtRest(v1: MultiStoreV1, v2Path: string): Promise<HomeStatu
   const parts = await openV2(v2Path, v1, { create: false });
   return withDatabase(parts.db, async () => {
     const m = parts.manager;
-    const switchedRaw = await parts.sc.kv.get(utf8('m/switched'));
-    const restore = await parts.sc.kv.get(utf8('c/restore'));
+    const switchedRaw = await parts.sc.kv.get(V2Keys.switched);
+    const restore = await parts.sc.kv.get(V2Keys.scRestore);
     return migrationStatus({
       stores: v1.storeNames(),
       v1LatestVersion: v1.latestVersion,

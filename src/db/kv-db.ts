@@ -282,7 +282,7 @@ export class WriteBatch {
   /** The native batch to add to, or undefined for the array; throws once written. */
   #target(): NativeChainedBatch | undefined {
     if (this.#written) throw new StoreMigrateError('ERR_DB_IO', 'write batch already written');
-    if (this.#length === 0 && this.#path?.open) this.#native = this.#path.acquire();
+    if (this.#length === 0 && this.#path?.usable) this.#native = this.#path.acquire();
     return this.#native;
   }
 }

@@ -68,6 +68,14 @@ export class NativeBatchPath {
     return this.#db.status === 'open';
   }
 
+  /**
+   * Whether a new batch may take this path now: the database is open and has no prewrite hook
+   * (one added after opening would be bypassed; such a database takes the public path).
+   */
+  get usable(): boolean {
+    return this.#db.status === 'open' && unhooked(this.#db);
+  }
+
   get status(): string {
     return this.#db.status;
   }
@@ -92,12 +100,15 @@ const probed = new WeakMap<LevelDatabase, NativeBatchPath | null>();
 
 /**
  * True for a classic-level database whose chained batch takes our Uint8Array keys and values
- * as they are. Hooks on the database would be bypassed, so a hooked one does not qualify.
- * STORE_MIGRATE_NATIVE_BATCH=off turns the path off for the whole process.
+ * as they are. STORE_MIGRATE_NATIVE_BATCH=off turns the path off for the whole process.
  */
 function supportsNativeBatch(db: LevelDatabase): boolean {
   if (process.env.STORE_MIGRATE_NATIVE_BATCH === 'off') return false;
-  const hooks = (db as unknown as { hooks?: { prewrite?: { noop?: boolean } } }).hooks;
   const batch = (db as unknown as { _chainedBatch?: unknown })._chainedBatch;
-  return db instanceof ClassicLevel && typeof batch === 'function' && (hooks?.prewrite?.noop ?? true);
+  return db instanceof ClassicLevel && typeof batch === 'function';
+}
+
+function unhooked(db: LevelDatabase): boolean {
+  const hooks = (db as unknown as { hooks?: { prewrite?: { noop?: boolean } } }).hooks;
+  return hooks?.prewrite?.noop ?? true;
 }

@@ -1,5 +1,5 @@
 import type { KvDb } from '../db/kv-db.js';
-import { readU64be, u64be } from '../encoding/byte-writer.js';
+import { readU64be } from '../encoding/byte-writer.js';
 import { equalBytes, fromUtf8, utf8 } from '../encoding/bytes.js';
 import {
   type Changeset,
@@ -8,13 +8,11 @@ import {
   type VersionedChangeset,
 } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
+import { changesetKey, V2Keys } from '../v2/home/v2-keys.js';
 
-const PREFIX = 'm/cs_';
+const PREFIX = V2Keys.changesetPrefix;
 
-/** `m/cs_` + 16 lowercase hex digits of u64be(version), as cosmos store/v2 migration writes it. */
-export function changesetKey(version: number): Uint8Array {
-  return utf8(`${PREFIX}${Buffer.from(u64be(version)).toString('hex')}`);
-}
+export { changesetKey };
 
 function versionOfKey(k: Uint8Array): number {
   return readU64be(Buffer.from(fromUtf8(k).slice(PREFIX.length), 'hex'), 0);
@@ -39,7 +37,7 @@ export class ChangesetBuffer {
 
   /** Loads the range of buffered versions. */
   async open(): Promise<void> {
-    const range = { gte: utf8(PREFIX), lt: utf8('m/cs`') };
+    const range = { gte: utf8(PREFIX), lt: V2Keys.changesetEnd };
     for await (const k of this.#kv.keys({ ...range, limit: 1 })) this.#first = versionOfKey(k);
     for await (const k of this.#kv.keys({ ...range, reverse: true, limit: 1 })) this.#last = versionOfKey(k);
   }
@@ -174,7 +172,7 @@ export class ChangesetBuffer {
   async deleteFrom(version: number): Promise<void> {
     await this.drain();
     if (this.#last < version) return;
-    await this.#kv.clear({ gte: changesetKey(version), lt: utf8('m/cs`') });
+    await this.#kv.clear({ gte: changesetKey(version), lt: V2Keys.changesetEnd });
     if (version <= this.#first) {
       this.#first = 0;
       this.#last = 0;

@@ -10,6 +10,7 @@ import type { SnapshotItem } from '../snapshots/snapshot-item.js';
 import type { SnapshotsManager } from '../snapshots/snapshots-manager.js';
 import { type CommitInfo, isTreeless } from '../v1/commit-info.js';
 import type { RestoredLeaf, StateCommitment } from '../v2/commitment/state-commitment.js';
+import { V2Keys } from '../v2/home/v2-keys.js';
 import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
 import { ChangesetBuffer } from './changeset-buffer.js';
 import { MigrationStream } from './migration-stream.js';
@@ -49,10 +50,10 @@ export interface MigrateResult {
   resumed: boolean;
 }
 
-const HEIGHT_KEY = utf8('m/height');
-const MIGRATED_KEY = utf8('m/migrated');
-const SOURCE_KEY = utf8('m/source');
-const FAILED_KEY = utf8('m/failed');
+const HEIGHT_KEY = V2Keys.height;
+const MIGRATED_KEY = V2Keys.migrated;
+const SOURCE_KEY = V2Keys.source;
+const FAILED_KEY = V2Keys.failed;
 
 function isStreamClosed(err: unknown): boolean {
   return err instanceof StoreMigrateError && err.code === 'ERR_STREAM_CLOSED';
@@ -369,7 +370,7 @@ export class MigrationManager {
     const scNeeded = sc !== undefined && sc.latestVersion < version;
     const ssNeeded = ss.latestVersion < version;
     const resumed =
-      (sc !== undefined && !scNeeded) || !ssNeeded || (await this.#kv.get(utf8('c/restore'))) !== undefined;
+      (sc !== undefined && !scNeeded) || !ssNeeded || (await this.#kv.get(V2Keys.scRestore)) !== undefined;
     this.#tracker.update({
       phase: 'restoring',
       leavesTotal,

@@ -21,6 +21,11 @@ export function storePrefix(name: string): Uint8Array {
   return utf8(`s/k:${name}/`);
 }
 
+/** The key range of every store's tree (`s/k:` …). */
+export function allStoresRange(): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: utf8('s/k:'), lt: utf8('s/k;') };
+}
+
 export function validateStoreName(name: string): void {
   if (name.length === 0 || name.includes('/')) {
     throw new StoreMigrateError('ERR_INVALID_PARAMS', `invalid store name ${JSON.stringify(name)}`);

@@ -3,11 +3,11 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iavlSpec, tendermintSpec, verifyMembership, verifyNonMembership } from '@confio/ics23';
 import { describe, expect, it } from 'vitest';
-import { SS_PREFIX } from '../../src/cli/open-v2.js';
 import { KvDb } from '../../src/db/kv-db.js';
 import { openDb } from '../../src/db/open-db.js';
 import { fromHex, utf8 } from '../../src/encoding/bytes.js';
 import { encodeUvarint } from '../../src/encoding/varint.js';
+import { V2Keys } from '../../src/v2/home/v2-keys.js';
 import { StateStorage } from '../../src/v2/storage/state-storage.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { expectDigest, type GoReport, readGoReport } from '../helpers/go-reference.js';
@@ -105,7 +105,7 @@ describe.each(NAMES)('a node home made from the Go fixture %s', (name) => {
     const window = historyWindow(go);
     const db = await openDb(v2, { createIfMissing: false });
     try {
-      const ss = new StateStorage(new KvDb(db), { prefix: SS_PREFIX });
+      const ss = new StateStorage(new KvDb(db), { prefix: V2Keys.ssPrefix });
       await ss.open();
       expect([ss.earliestVersion, ss.latestVersion]).toEqual([window[0], go.latestVersion]);
       for (const h of window) {

@@ -78,6 +78,24 @@ describe('NativeBatchPath', () => {
     await off.close();
   });
 
+  it('is left for the public path once a prewrite hook is added, so the hook sees every operation', async () => {
+    const db = await openDb(join(tempDir('hooked'), 'db'));
+    const first = new KvDb(db).batch();
+    first.put(k('a'), k('1'));
+    expect(first.isNative).toBe(true);
+    await first.write();
+    const seen: string[] = [];
+    db.hooks.prewrite.add((op: { key: Uint8Array }) => {
+      seen.push(new TextDecoder().decode(op.key));
+    });
+    const second = new KvDb(db).batch();
+    second.put(k('b'), k('2'));
+    expect(second.isNative).toBe(false);
+    await second.write();
+    expect(seen).toEqual(['b']);
+    await db.close();
+  });
+
   it('is not taken for other databases (memory-level)', async () => {
     const db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();

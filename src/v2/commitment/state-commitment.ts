@@ -6,7 +6,8 @@ import { decodeImporterState, Importer } from '../../iavl/importer.js';
 import type { MigrationStream } from '../../migration/migration-stream.js';
 import type { SnapshotItem } from '../../snapshots/snapshot-item.js';
 import { type CommitInfo, encodeCommitInfo, makeCommitInfo } from '../../v1/commit-info.js';
-import { CommitStore, encodeLatest, validateStoreName } from '../../v1/commit-store.js';
+import { allStoresRange, CommitStore, encodeLatest, validateStoreName } from '../../v1/commit-store.js';
+import { scRestoreStoreKey, V2Keys } from '../home/v2-keys.js';
 
 export interface StateCommitmentOptions {
   /** Stores to mount when the database is new. */
@@ -48,7 +49,7 @@ export interface RestoreOptions {
 export class StateCommitment extends CommitStore {
   private constructor(kv: KvDb, options: StateCommitmentOptions) {
     super(kv, {
-      metaPrefix: 'c/',
+      metaPrefix: V2Keys.scMetaPrefix,
       layout: 'node-key',
       keepRecent: options.keepRecent,
       cacheBytes: options.cacheBytes,
@@ -90,8 +91,8 @@ export class StateCommitment extends CommitStore {
     const resumed = progress !== undefined && progress.version === version;
     if (!resumed) {
       // Nothing is committed, so any tree data is debris of another interrupted restore.
-      await this.kv.clear({ gte: utf8('s/k:'), lt: utf8('s/k;') });
-      await this.kv.clear({ gte: RESTORE_KEY, lt: utf8('c/restorf') });
+      await this.kv.clear(allStoresRange());
+      await this.kv.clear({ gte: RESTORE_KEY, lt: V2Keys.scRestoreEnd });
       await this.kv.put(RESTORE_KEY, encodeRestoreState({ version, done: [] }));
     }
     const done = new Set(resumed ? progress.done : []);
@@ -131,7 +132,7 @@ export class StateCommitment extends CommitStore {
           }
           if (tree.version !== 0)
             throw new StoreMigrateError('ERR_VERSION_EXISTS', `store ${item.name} already has data`);
-          const checkpointKey = this.kv.key(utf8(`c/restore/${item.name}`));
+          const checkpointKey = this.kv.key(scRestoreStoreKey(item.name));
           const saved = resumed
             ? await this.kv.db.get(checkpointKey, { keyEncoding: 'view', valueEncoding: 'view' })
             : undefined;
@@ -214,7 +215,7 @@ export class StateCommitment extends CommitStore {
   }
 }
 
-const RESTORE_KEY = utf8('c/restore');
+const RESTORE_KEY = V2Keys.scRestore;
 
 function encodeRestoreState(s: { version: number; done: string[] }): Uint8Array {
   return utf8(JSON.stringify(s));

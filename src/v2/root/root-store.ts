@@ -2,19 +2,19 @@ import { type Observable, ReplaySubject, Subject } from 'rxjs';
 import type { LevelDatabase } from '../../db/kv-db.js';
 import { KvDb } from '../../db/kv-db.js';
 import { readU64be, u64be } from '../../encoding/byte-writer.js';
-import { utf8 } from '../../encoding/bytes.js';
 import type { Changeset, VersionedChangeset } from '../../encoding/changeset.js';
 import { isStoreMigrateError, StoreMigrateError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
-import { MigrationManager } from '../../migration/migration-manager.js';
+import type { MigrationManager } from '../../migration/migration-manager.js';
 import { type MigrationStatus, migrationStatus } from '../../migration/migration-status.js';
 import type { MigrationProgress } from '../../migration/progress.js';
-import { SnapshotsManager } from '../../snapshots/snapshots-manager.js';
 import type { CommitInfo } from '../../v1/commit-info.js';
 import { MultiStoreV1 } from '../../v1/multi-store-v1.js';
 import type { QueryResult } from '../../v1/proof-ops.js';
-import { StateCommitment } from '../commitment/state-commitment.js';
-import { StateStorage } from '../storage/state-storage.js';
+import type { StateCommitment } from '../commitment/state-commitment.js';
+import { openV2Home } from '../home/open-v2-home.js';
+import { V2Keys } from '../home/v2-keys.js';
+import type { StateStorage } from '../storage/state-storage.js';
 
 export interface RootStoreOptions {
   /** Stores to mount when v1 is new. */
@@ -50,8 +50,7 @@ export interface CommitTiming {
 
 export type { MigrationStatus } from '../../migration/migration-status.js';
 
-const SWITCHED_KEY = utf8('m/switched');
-const SS_PREFIX = utf8('ss/');
+const SWITCHED_KEY = V2Keys.switched;
 
 /** 'v1': no migration running (not started, or disabled); commits go to v1 only. */
 type Mode = 'v1' | 'migrating' | 'failed' | 'v2';
@@ -142,25 +141,7 @@ export class RootStore {
   }
 
   static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions, switched: boolean) {
-    const sc = await StateCommitment.open(v2, {
-      stores: v1.latestVersion === 0 ? v1.storeNames() : undefined,
-    });
-    const ss = new StateStorage(v2, { prefix: SS_PREFIX });
-    await ss.open();
-    const snapshots = new SnapshotsManager(v1, { logger: options.logger });
-    const manager = new MigrationManager({
-      db: v2,
-      snapshots,
-      stateStorage: ss,
-      stateCommitment: sc,
-      logger: options.logger,
-      throttle: options.throttle,
-      history: options.history,
-      bufferSize: options.bufferSize,
-      batchBytes: options.batchBytes,
-      confirmCommits: true,
-    });
-    await manager.open();
+    const { sc, ss, manager } = await openV2Home(v2, v1, { ...options, confirmCommits: true });
     // Changesets buffered for a commit that never happened (a crash in between) are void: above
     // v1's latest before the switch, above StateCommitment's after it. Below that, after the
     // switch, they are the write-ahead log that brings StateStorage up to StateCommitment.
