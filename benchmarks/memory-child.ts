@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { openV2 } from '../src/cli/open-v2.js';
 import { type OpenDbOptions, openDb } from '../src/db/open-db.js';
 import { toHex } from '../src/encoding/bytes.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
+import { openV2 } from '../src/v2/home/open-v2-dir.js';
 
 /**
  * Child process of the `memory` scenario:

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
-import { openV2 } from '../src/cli/open-v2.js';
 import type { LevelDatabase } from '../src/db/kv-db.js';
 import { openDb } from '../src/db/open-db.js';
 import { toHex, utf8 } from '../src/encoding/bytes.js';
 import type { ExportNode, ImmutableTree } from '../src/iavl/immutable-tree.js';
 import { Importer } from '../src/iavl/importer.js';
 import { MutableTree } from '../src/iavl/mutable-tree.js';
-import { storePrefix } from '../src/v1/commit-store.js';
+import { storePrefix } from '../src/multistore/commit-store.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
+import { openV2 } from '../src/v2/home/open-v2-dir.js';
 import {
   gitInfo,
   load1m,

@@ -35,18 +35,18 @@ export {
   migrationStatus,
   type PersistedMigrationState,
 } from './migration/migration-status.js';
-// migration
-export { MigrationStream } from './migration/migration-stream.js';
 export type { MigrationPhase, MigrationProgress } from './migration/progress.js';
 export { type StoreVerification, type VerifyResult, verifyMigration } from './migration/verify.js';
+// stores
+export type { CommitInfo, StoreInfo } from './multistore/commit-info.js';
+export type { ProofOp, ProofOps, QueryResult } from './multistore/proof-ops.js';
 // rpc
 export { type RpcServer, type RpcServerOptions, startRpcServer } from './rpc/rpc-server.js';
 export { decodeSnapshotItem, encodeSnapshotItem, type SnapshotItem } from './snapshots/snapshot-item.js';
 export { SnapshotsManager } from './snapshots/snapshots-manager.js';
-// stores
-export type { CommitInfo, StoreInfo } from './v1/commit-info.js';
+// migration
+export { MigrationStream } from './stream/migration-stream.js';
 export { MultiStoreV1, type MultiStoreV1Options, type V1Layout } from './v1/multi-store-v1.js';
-export type { ProofOp, ProofOps, QueryResult } from './v1/proof-ops.js';
 export { StateCommitment, type StateCommitmentOptions } from './v2/commitment/state-commitment.js';
 export { type OpenV2HomeOptions, openV2Home, type V2Home } from './v2/home/open-v2-home.js';
 export { changesetKey, scRestoreStoreKey, V2Keys } from './v2/home/v2-keys.js';

@@ -1,7 +1,7 @@
 import { openDb } from '../../src/db/open-db.js';
-import { BlockMaker } from '../../src/demo/block-maker.js';
 import type { Changeset } from '../../src/encoding/changeset.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
+import { BlockMaker } from '../../src/workload/block-maker.js';
 
 /** The live keys of every store of a v1 database at its latest version (opened read-only). */
 export async function liveKeys(

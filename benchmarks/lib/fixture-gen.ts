@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex } from '../../src/encoding/bytes.js';
-import { generateSyntheticState, type SyntheticStateProgress } from '../../src/v1/synthetic-state.js';
+import { generateSyntheticState, type SyntheticStateProgress } from '../../src/workload/synthetic-state.js';
 import type { FixtureMeta, FixtureSpec } from './fixture.js';
 import { generatorSha256 } from './fixture.js';
 import { dirSize } from './fs-util.js';

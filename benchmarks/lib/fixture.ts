@@ -42,7 +42,7 @@ export interface FixtureMeta {
   /** Reopened and compacted after generation (lib/fixture-gen.ts settleDb); older fixtures are regenerated. */
   settled: boolean;
   settleMs: number;
-  /** sha256 of src/v1/synthetic-state.ts when the fixture was made. */
+  /** sha256 of src/workload/synthetic-state.ts when the fixture was made. */
   generatorSha256: string;
   createdAt: string;
   node: string;
@@ -62,7 +62,7 @@ export interface Fixture {
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const GENERATOR_SOURCE = join(REPO_ROOT, 'src/v1/synthetic-state.ts');
+const GENERATOR_SOURCE = join(REPO_ROOT, 'src/workload/synthetic-state.ts');
 
 export function cacheRoot(): string {
   return process.env.STORE_MIGRATE_BENCH_CACHE ?? join(tmpdir(), 'store-migrate-bench-cache');
@@ -110,7 +110,7 @@ export async function ensureFixture(spec: FixtureSpec, log: (line: string) => vo
     const sha = generatorSha256();
     if (sha !== 'unknown' && cached.generatorSha256 !== sha) {
       log(
-        `warning: src/v1/synthetic-state.ts changed since fixture ${key} was made; ` +
+        `warning: src/workload/synthetic-state.ts changed since fixture ${key} was made; ` +
           `delete ${dir} to regenerate it`,
       );
     }

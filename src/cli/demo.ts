@@ -1,6 +1,6 @@
 import { demoPaths } from '../demo/demo-home.js';
 import { DEMO_DEFAULTS, type DemoSummary, runDemo as runDemoNode } from '../demo/demo-node.js';
-import type { SyntheticStateProgress } from '../v1/synthetic-state.js';
+import type { SyntheticStateProgress } from '../workload/synthetic-state.js';
 import { EXIT_FAILED, EXIT_OK, printResult } from './cli-context.js';
 import { displayLogger, MigrationProgressDisplay } from './migration-progress.js';
 import { type CommandOptions, intOption } from './options.js';

@@ -6,7 +6,7 @@ import {
   SYNTHETIC_DEFAULTS,
   type SyntheticStateProgress,
   type SyntheticStateStats,
-} from '../v1/synthetic-state.js';
+} from '../workload/synthetic-state.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import {
   type CommandOptions,

@@ -1,10 +1,11 @@
 import { toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { MigrationProgress } from '../migration/progress.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { openV2, type V2Parts } from '../v2/home/open-v2-dir.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import { displayLogger, MigrationProgressDisplay } from './migration-progress.js';
-import { openV2 } from './open-v2.js';
 import { type CommandOptions, intOption, openExistingV1, requiredOption, withDatabase } from './options.js';
 import { formatCount, formatDuration } from './progress-line.js';
 import { catchSignals, signalExitCode } from './signals.js';
@@ -33,13 +34,25 @@ function printStopped(
   );
 }
 
+interface MigrateArgs {
+  v1Path: string;
+  v2Path: string;
+  version?: number;
+  history?: number;
+  throttle?: number;
+}
+
+type MigrateResult = Awaited<ReturnType<V2Parts['manager']['migrate']>>;
+
 /** `migrate --v1 DIR --v2 DIR [--version N] [--history K] [--throttle N]`: offline migration; resumes if interrupted. */
 export async function runMigrate(opts: CommandOptions): Promise<number> {
-  const v1Path = requiredOption(opts, 'migrate', 'v1', '--v1 <dir>');
-  const v2Path = requiredOption(opts, 'migrate', 'v2', '--v2 <dir>');
-  const version = intOption(opts, 'migrate', 'version', '--version');
-  const history = intOption(opts, 'migrate', 'history', '--history');
-  const throttle = intOption(opts, 'migrate', 'throttle', '--throttle');
+  const args: MigrateArgs = {
+    v1Path: requiredOption(opts, 'migrate', 'v1', '--v1 <dir>'),
+    v2Path: requiredOption(opts, 'migrate', 'v2', '--v2 <dir>'),
+    version: intOption(opts, 'migrate', 'version', '--version'),
+    history: intOption(opts, 'migrate', 'history', '--history'),
+    throttle: intOption(opts, 'migrate', 'throttle', '--throttle'),
+  };
   // Bars on a terminal, plain lines elsewhere; --verbose logs print above the bars (or go to --log-file).
   const progress = new MigrationProgressDisplay({
     label: 'migrate',
@@ -47,93 +60,115 @@ export async function runMigrate(opts: CommandOptions): Promise<number> {
     sync: false,
   });
   const logger = displayLogger(opts, progress);
-  const v1Db = await openExistingV1(v1Path);
+  const v1Db = await openExistingV1(args.v1Path);
   return withDatabase(v1Db, async () => {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
     if (v1.latestVersion === 0)
-      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `${v1Path} has no committed version`);
-    const parts = await openV2(v2Path, v1, { logger, history, throttle });
+      throw new StoreMigrateError('ERR_VERSION_NOT_FOUND', `${args.v1Path} has no committed version`);
+    const parts = await openV2(args.v2Path, v1, { logger, history: args.history, throttle: args.throttle });
     return withDatabase(parts.db, async () => {
-      const { manager, sc } = parts;
-      const target = version ?? (manager.height > 0 ? manager.height : v1.latestVersion);
-      if (manager.height > 0 && manager.height !== target) {
-        throw new StoreMigrateError(
-          'ERR_MIGRATION_RUNNING',
-          `${v2Path} holds a migration at version ${manager.height}; migrate that version, or use an empty --v2`,
-        );
-      }
-      progress.attach(manager);
-      // SIGINT or SIGTERM stops the restore at its last checkpoint, closes the databases and
-      // exits 130 / 143: the job did not finish, and a script or service manager must see that.
-      const signals = catchSignals(logger);
-      let stoppedBy: NodeJS.Signals | undefined;
-      void signals.signal.then((s) => {
-        stoppedBy = s;
-        void manager.close();
-      });
-      let result: Awaited<ReturnType<typeof manager.migrate>>;
+      const target = migrationTarget(parts, v1, args);
+      progress.attach(parts.manager);
+      let outcome: Awaited<ReturnType<typeof migrateUntilSignal>>;
       try {
-        if (sc.latestVersion >= target && parts.ss.latestVersion >= target) {
-          // Already done: report it again rather than fail.
-          const ci = await sc.getCommitInfo(target);
-          const stores = [];
-          for (const s of ci.stores) {
-            const t = await sc.immutable(s.name, target);
-            stores.push({
-              name: s.name,
-              rootHash: s.hash,
-              leaves: t.size,
-              nodes: t.size === 0 ? 0 : 2 * t.size - 1,
-            });
-          }
-          result = {
-            version: target,
-            appHash: ci.appHash,
-            stores,
-            leaves: stores.reduce((a, s) => a + s.leaves, 0),
-            nodes: stores.reduce((a, s) => a + s.nodes, 0),
-            durationMs: 0,
-            resumed: true,
-          };
-        } else {
-          result = await manager.migrate(target);
-        }
-      } catch (err) {
-        if (stoppedBy === undefined) throw err;
-        progress.stop(manager.progress);
-        printStopped(stoppedBy, manager.progress, { v1Path, v2Path, version, history, throttle });
-        return signalExitCode(stoppedBy);
+        outcome = await migrateUntilSignal(parts, target, logger);
       } finally {
-        signals.release();
-        progress.stop(manager.progress);
-        await manager.close();
+        progress.stop(parts.manager.progress);
       }
-      const json = {
-        version: result.version,
-        appHash: result.appHash ? toHex(result.appHash) : undefined,
-        stores: result.stores.map((s) => ({
-          name: s.name,
-          rootHash: s.rootHash ? toHex(s.rootHash) : undefined,
-          leaves: s.leaves,
-          nodes: s.nodes,
-        })),
-        leaves: result.leaves,
-        nodes: result.nodes,
-        durationMs: result.durationMs,
-        resumed: result.resumed,
-        history: history ?? 0,
-      };
-      printResult(opts, json, () =>
-        [
-          `migrated version ${json.version}${json.resumed ? ' (resumed)' : ''} in ${formatDuration(json.durationMs / 1000)}`,
-          `app hash ${json.appHash}`,
-          `${formatCount(json.leaves)} leaves, ${formatCount(json.nodes)} nodes`,
-          ...json.stores.map(
-            (s) => `  ${s.name.padEnd(16)} ${formatCount(s.leaves).padStart(12)} leaves  ${s.rootHash}`,
-          ),
-        ].join('\n'),
-      );
+      if ('stoppedBy' in outcome) {
+        printStopped(outcome.stoppedBy, parts.manager.progress, args);
+        return signalExitCode(outcome.stoppedBy);
+      }
+      printMigrated(opts, outcome.result, args.history ?? 0);
       return EXIT_OK;
     });
   });
+}
+
+/** The version to migrate: --version, or the one a v2 directory already holds, or v1's latest. */
+function migrationTarget(parts: V2Parts, v1: MultiStoreV1, args: MigrateArgs): number {
+  const { manager } = parts;
+  const target = args.version ?? (manager.height > 0 ? manager.height : v1.latestVersion);
+  if (manager.height > 0 && manager.height !== target) {
+    throw new StoreMigrateError(
+      'ERR_MIGRATION_RUNNING',
+      `${args.v2Path} holds a migration at version ${manager.height}; migrate that version, or use an empty --v2`,
+    );
+  }
+  return target;
+}
+
+/**
+ * Runs (or resumes) the migration. SIGINT or SIGTERM stops it at its last checkpoint and
+ * closes the databases; the caller exits 130 / 143, since the job did not finish.
+ */
+async function migrateUntilSignal(
+  parts: V2Parts,
+  target: number,
+  logger: Logger,
+): Promise<{ result: MigrateResult } | { stoppedBy: NodeJS.Signals }> {
+  const { manager } = parts;
+  const signals = catchSignals(logger);
+  let stoppedBy: NodeJS.Signals | undefined;
+  void signals.signal.then((s) => {
+    stoppedBy = s;
+    void manager.close();
+  });
+  try {
+    const done = parts.sc.latestVersion >= target && parts.ss.latestVersion >= target;
+    return { result: done ? await alreadyMigrated(parts, target) : await manager.migrate(target) };
+  } catch (err) {
+    if (stoppedBy === undefined) throw err;
+    return { stoppedBy };
+  } finally {
+    signals.release();
+    await manager.close();
+  }
+}
+
+/** A migration that already finished: report it again rather than fail. */
+async function alreadyMigrated(parts: V2Parts, target: number): Promise<MigrateResult> {
+  const ci = await parts.sc.getCommitInfo(target);
+  const stores = [];
+  for (const s of ci.stores) {
+    const t = await parts.sc.immutable(s.name, target);
+    stores.push({ name: s.name, rootHash: s.hash, leaves: t.size, nodes: t.size === 0 ? 0 : 2 * t.size - 1 });
+  }
+  return {
+    version: target,
+    appHash: ci.appHash,
+    stores,
+    leaves: stores.reduce((a, s) => a + s.leaves, 0),
+    nodes: stores.reduce((a, s) => a + s.nodes, 0),
+    durationMs: 0,
+    resumed: true,
+  };
+}
+
+function printMigrated(opts: CommandOptions, result: MigrateResult, history: number): void {
+  const json = {
+    version: result.version,
+    appHash: result.appHash ? toHex(result.appHash) : undefined,
+    stores: result.stores.map((s) => ({
+      name: s.name,
+      rootHash: s.rootHash ? toHex(s.rootHash) : undefined,
+      leaves: s.leaves,
+      nodes: s.nodes,
+    })),
+    leaves: result.leaves,
+    nodes: result.nodes,
+    durationMs: result.durationMs,
+    resumed: result.resumed,
+    history,
+  };
+  printResult(opts, json, () =>
+    [
+      `migrated version ${json.version}${json.resumed ? ' (resumed)' : ''} in ${formatDuration(json.durationMs / 1000)}`,
+      `app hash ${json.appHash}`,
+      `${formatCount(json.leaves)} leaves, ${formatCount(json.nodes)} nodes`,
+      ...json.stores.map(
+        (s) => `  ${s.name.padEnd(16)} ${formatCount(s.leaves).padStart(12)} leaves  ${s.rootHash}`,
+      ),
+    ].join('\n'),
+  );
 }

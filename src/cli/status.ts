@@ -3,10 +3,10 @@ import { readU64be } from '../encoding/byte-writer.js';
 import { StoreMigrateError } from '../errors.js';
 import { type MigrationStatus, migrationStatus } from '../migration/migration-status.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { openV2 } from '../v2/home/open-v2-dir.js';
 import { V2Keys } from '../v2/home/v2-keys.js';
 import { homePaths } from '../v2/root/node-home.js';
 import { EXIT_OK, printResult } from './cli-context.js';
-import { openV2 } from './open-v2.js';
 import { type CommandOptions, openExistingV1, requiredOption, withDatabase } from './options.js';
 
 /** The status document: the same type as the migration_status RPC. */

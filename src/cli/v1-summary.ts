@@ -1,7 +1,7 @@
 import { toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { TreeLayout } from '../iavl/node-db.js';
-import { isTreeless } from '../v1/commit-info.js';
+import { isTreeless } from '../multistore/commit-info.js';
 import type { MultiStoreV1, V1Layout } from '../v1/multi-store-v1.js';
 import { formatCount } from './progress-line.js';
 

@@ -1,8 +1,8 @@
 import { StoreMigrateError } from '../errors.js';
 import { verifyMigration } from '../migration/verify.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { openV2 } from '../v2/home/open-v2-dir.js';
 import { EXIT_FAILED, EXIT_OK, printResult } from './cli-context.js';
-import { openV2 } from './open-v2.js';
 import { type CommandOptions, intOption, openExistingV1, requiredOption, withDatabase } from './options.js';
 
 /** `verify --v1 DIR --v2 DIR [--version N]`: both directions and the root hashes; exit 1 on any difference. */

@@ -1,5 +1,8 @@
+import type { AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
-import type { LevelDatabase } from './kv-db.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: any abstract-level database (kv-db's LevelDatabase, without importing it back).
+type LevelDatabase = AbstractLevel<any, any, any>;
 
 /**
  * classic-level's chained batch below its public API (classic-level 3.0.0, pinned; the contract

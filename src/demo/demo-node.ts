@@ -5,14 +5,14 @@ import { equalBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { type NodeHome, openNodeHome } from '../v2/root/node-home.js';
+import { RootStore } from '../v2/root/root-store.js';
+import { BlockMaker } from '../workload/block-maker.js';
 import {
   generateSyntheticState,
   type SyntheticStateProgress,
   syntheticStoreNames,
-} from '../v1/synthetic-state.js';
-import { type NodeHome, openNodeHome } from '../v2/root/node-home.js';
-import { RootStore } from '../v2/root/root-store.js';
-import { BlockMaker } from './block-maker.js';
+} from '../workload/synthetic-state.js';
 import { type DemoPaths, prepareDemoHome } from './demo-home.js';
 import { type LatencySummary, percentile, summarizeLatencies } from './latency-stats.js';
 import { ReferenceNode } from './reference-node.js';

@@ -6,14 +6,14 @@ import { equalBytes, toHex, utf8 } from '../encoding/bytes.js';
 import type { VersionedChangeset } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { type CommitInfo, isTreeless } from '../multistore/commit-info.js';
 import type { SnapshotItem } from '../snapshots/snapshot-item.js';
 import type { SnapshotsManager } from '../snapshots/snapshots-manager.js';
-import { type CommitInfo, isTreeless } from '../v1/commit-info.js';
+import { MigrationStream } from '../stream/migration-stream.js';
 import type { RestoredLeaf, StateCommitment } from '../v2/commitment/state-commitment.js';
 import { V2Keys } from '../v2/home/v2-keys.js';
 import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
 import { ChangesetBuffer } from './changeset-buffer.js';
-import { MigrationStream } from './migration-stream.js';
 import { Pacer } from './pacer.js';
 import { type MigrationPhase, type MigrationProgress, ProgressTracker } from './progress.js';
 

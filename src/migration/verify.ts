@@ -1,7 +1,7 @@
 import { compareBytes, equalBytes, toHex } from '../encoding/bytes.js';
 import { isStoreMigrateError, StoreMigrateError } from '../errors.js';
-import { isTreeless } from '../v1/commit-info.js';
-import type { CommitStore } from '../v1/commit-store.js';
+import { isTreeless } from '../multistore/commit-info.js';
+import type { CommitStore } from '../multistore/commit-store.js';
 import type { StateCommitment } from '../v2/commitment/state-commitment.js';
 import type { StateStorage } from '../v2/storage/state-storage.js';
 
@@ -26,6 +26,40 @@ export interface VerifyResult {
   appHashV1: string;
   appHashV2: string | undefined;
   stores: StoreVerification[];
+}
+
+/** Walks both sorted key streams together, counting missing, extra and mismatched keys into `sv`. */
+async function compareKeys(
+  v1Keys: Iterable<[Uint8Array, Uint8Array]>,
+  v2Keys: AsyncIterable<[Uint8Array, Uint8Array]>,
+  sv: StoreVerification,
+): Promise<void> {
+  const note = (k: Uint8Array) => {
+    if (sv.examples.length < 5) sv.examples.push(toHex(k));
+  };
+  const a = v1Keys[Symbol.iterator]();
+  const b = v2Keys[Symbol.asyncIterator]();
+  let x = a.next();
+  let y = await b.next();
+  while (!x.done || !y.done) {
+    const c = x.done ? 1 : y.done ? -1 : compareBytes(x.value[0], y.value![0]);
+    if (c === 0) {
+      if (!equalBytes(x.value![1], y.value![1])) {
+        sv.mismatched++;
+        note(x.value![0]);
+      }
+      x = a.next();
+      y = await b.next();
+    } else if (c < 0) {
+      sv.missing++;
+      note(x.value![0]);
+      x = a.next();
+    } else {
+      sv.extra++;
+      note(y.value![0]);
+      y = await b.next();
+    }
+  }
 }
 
 /**
@@ -69,45 +103,10 @@ export async function verifyMigration(
       mismatched: 0,
       examples: [],
     };
-    const note = (k: Uint8Array) => {
-      if (sv.examples.length < 5) sv.examples.push(toHex(k));
-    };
     const e1 = ci1.stores.find((s) => s.name === name);
     // A memory store (empty commit id, no tree) has no keys on either side.
-    const a =
-      e1 && !isTreeless(e1) ? (await v1.immutable(name, version)).iterate()[Symbol.iterator]() : undefined;
-    const b = v2.ss.iterate(name, version)[Symbol.asyncIterator]();
-    let x = a?.next();
-    let y = await b.next();
-    while ((x && !x.done) || !y.done) {
-      if (!x || x.done) {
-        sv.extra++;
-        note(y.value![0]);
-        y = await b.next();
-      } else if (y.done) {
-        sv.missing++;
-        note(x.value[0]);
-        x = a!.next();
-      } else {
-        const c = compareBytes(x.value[0], y.value[0]);
-        if (c === 0) {
-          if (!equalBytes(x.value[1], y.value[1])) {
-            sv.mismatched++;
-            note(x.value[0]);
-          }
-          x = a!.next();
-          y = await b.next();
-        } else if (c < 0) {
-          sv.missing++;
-          note(x.value[0]);
-          x = a!.next();
-        } else {
-          sv.extra++;
-          note(y.value[0]);
-          y = await b.next();
-        }
-      }
-    }
+    const a = e1 && !isTreeless(e1) ? (await v1.immutable(name, version)).iterate() : [];
+    await compareKeys(a, v2.ss.iterate(name, version), sv);
     sv.ok =
       sv.missing === 0 &&
       sv.extra === 0 &&

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { RootStore } from '../v2/root/root-store.js';
@@ -47,18 +47,55 @@ export async function startRpcServer(store: RootStore, options: RpcServerOptions
     logger: log,
     onCall: (m, ok) => metrics.recordCall(m, ok),
   });
-  const app = Fastify({
-    loggerInstance: log,
-    logController: new LogController({ disableRequestLogging: !options.logRequests }),
-    bodyLimit,
-    return503OnClosing: true,
-  });
+  const app = createApp(log, bodyLimit, options.logRequests === true);
 
   // The body reaches the dispatcher as text, so malformed JSON is a JSON-RPC parse error
   // (-32700) and not an HTTP 400. Any other content type is refused with 415.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+  addRoutes(app, store, rpc, metrics);
+  app.setErrorHandler(errorHandler(log, bodyLimit));
+
+  try {
+    await app.listen({ host, port: options.port });
+  } catch (err) {
+    metrics.close();
+    // The listen error is the one to report; a server that never listened has nothing to lose.
+    await app.close().catch(() => {});
+    throw listenError(err, host, options.port);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    host,
+    port,
+    close: () => {
+      closing ??= (async () => {
+        metrics.close();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function createApp(log: Logger, bodyLimit: number, logRequests: boolean) {
+  return Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: !logRequests }),
+    bodyLimit,
+    return503OnClosing: true,
+  });
+}
+
+type App = ReturnType<typeof createApp>;
+
+/** `POST /` for JSON-RPC (405 for other methods), `GET /health`, `GET /metrics`, and a 404 for the rest. */
+function addRoutes(app: App, store: RootStore, rpc: JsonRpcDispatcher, metrics: RpcMetrics): void {
   app.post('/', async (req, reply) => {
     const answer = await rpc.handleText(typeof req.body === 'string' ? req.body : '');
     if (answer === undefined) return reply.code(204).send();
@@ -90,9 +127,14 @@ export async function startRpcServer(store: RootStore, options: RpcServerOptions
       error: `no route ${req.method} ${req.url.slice(0, 200)}; JSON-RPC is POST /, and there are GET /health and GET /metrics`,
     }),
   );
-  // Errors before a handler runs (body too large, wrong content type, bad framing) and any
-  // a handler throws: always an answer, never a crash.
-  app.setErrorHandler(async (err: FastifyError, req, reply) => {
+}
+
+/**
+ * Errors before a handler runs (body too large, wrong content type, bad framing) and any a
+ * handler throws: always an answer, never a crash.
+ */
+function errorHandler(log: Logger, bodyLimit: number) {
+  return async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) log.error({ err, url: req.url }, 'request failed');
     const message =
@@ -109,31 +151,6 @@ export async function startRpcServer(store: RootStore, options: RpcServerOptions
         .send(errorResponse(null, { code: status >= 500 ? INTERNAL_ERROR : INVALID_REQUEST, message }));
     }
     return reply.code(status).send({ ok: false, error: message });
-  });
-
-  try {
-    await app.listen({ host, port: options.port });
-  } catch (err) {
-    metrics.close();
-    // The listen error is the one to report; a server that never listened has nothing to lose.
-    await app.close().catch(() => {});
-    throw listenError(err, host, options.port);
-  }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    host,
-    port,
-    close: () => {
-      closing ??= (async () => {
-        metrics.close();
-        await app.close();
-      })();
-      return closing;
-    },
   };
 }
 

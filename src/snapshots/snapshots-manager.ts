@@ -1,7 +1,7 @@
 import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import type { MigrationStream } from '../migration/migration-stream.js';
-import type { CommitStore } from '../v1/commit-store.js';
+import type { CommitStore } from '../multistore/commit-store.js';
+import type { MigrationStream } from '../stream/migration-stream.js';
 import type { SnapshotItem } from './snapshot-item.js';
 
 export interface ExportStats {

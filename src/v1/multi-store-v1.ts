@@ -5,9 +5,9 @@ import { StoreMigrateError } from '../errors.js';
 import type { ImmutableTree } from '../iavl/immutable-tree.js';
 import { MutableTree } from '../iavl/mutable-tree.js';
 import type { TreeLayout } from '../iavl/node-db.js';
-import type { CommitInfo } from './commit-info.js';
-import { CommitStore, storePrefix } from './commit-store.js';
-import type { QueryResult } from './proof-ops.js';
+import type { CommitInfo } from '../multistore/commit-info.js';
+import { CommitStore, storePrefix } from '../multistore/commit-store.js';
+import type { QueryResult } from '../multistore/proof-ops.js';
 
 export type V1Layout = 'rootmulti' | 'iavl';
 

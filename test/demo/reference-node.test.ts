@@ -5,7 +5,7 @@ import { ReferenceNode } from '../../src/demo/reference-node.js';
 import { utf8 } from '../../src/encoding/bytes.js';
 import { isStoreMigrateError } from '../../src/errors.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
-import { generateSyntheticState } from '../../src/v1/synthetic-state.js';
+import { generateSyntheticState } from '../../src/workload/synthetic-state.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { toHex } from '../../src/encoding/bytes.js';
 import { encodeUvarint } from '../../src/encoding/varint.js';
 import type { ImmutableTree } from '../../src/iavl/immutable-tree.js';
-import type { CommitStore } from '../../src/v1/commit-store.js';
+import type { CommitStore } from '../../src/multistore/commit-store.js';
 
 /** One store of a height, as Go wrote its CommitInfo (interop/go/common/report.go). */
 export interface GoStoreReport {

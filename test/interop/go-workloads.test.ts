@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseChangesetLine } from '../../src/cli/apply.js';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex } from '../../src/encoding/bytes.js';
-import type { CommitStore } from '../../src/v1/commit-store.js';
+import type { CommitStore } from '../../src/multistore/commit-store.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { StateCommitment } from '../../src/v2/commitment/state-commitment.js';
 import { compareWithGo, readGoReport } from '../helpers/go-reference.js';

@@ -7,7 +7,7 @@ import { openDb } from '../../src/db/open-db.js';
 import { toHex, utf8 } from '../../src/encoding/bytes.js';
 import type { Changeset } from '../../src/encoding/changeset.js';
 import { StoreMigrateError } from '../../src/errors.js';
-import type { CommitInfo } from '../../src/v1/commit-info.js';
+import type { CommitInfo } from '../../src/multistore/commit-info.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { RootStore, type RootStoreEvent, type RootStoreOptions } from '../../src/v2/root/root-store.js';
 import { FaultyLevel, InjectedFault } from '../helpers/faulty-level.js';

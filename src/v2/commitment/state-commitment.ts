@@ -3,10 +3,15 @@ import { KvDb } from '../../db/kv-db.js';
 import { fromUtf8, utf8 } from '../../encoding/bytes.js';
 import { StoreMigrateError } from '../../errors.js';
 import { decodeImporterState, Importer } from '../../iavl/importer.js';
-import type { MigrationStream } from '../../migration/migration-stream.js';
+import { type CommitInfo, encodeCommitInfo, makeCommitInfo } from '../../multistore/commit-info.js';
+import {
+  allStoresRange,
+  CommitStore,
+  encodeLatest,
+  validateStoreName,
+} from '../../multistore/commit-store.js';
 import type { SnapshotItem } from '../../snapshots/snapshot-item.js';
-import { type CommitInfo, encodeCommitInfo, makeCommitInfo } from '../../v1/commit-info.js';
-import { allStoresRange, CommitStore, encodeLatest, validateStoreName } from '../../v1/commit-store.js';
+import type { MigrationStream } from '../../stream/migration-stream.js';
 import { scRestoreStoreKey, V2Keys } from '../home/v2-keys.js';
 
 export interface StateCommitmentOptions {

@@ -250,21 +250,7 @@ export class StateStorage {
       const signal = options.signal;
       signal?.throwIfAborted();
       const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
-      if (this.#latest > 0) {
-        throw new StoreMigrateError(
-          'ERR_VERSION_EXISTS',
-          `cannot restore version ${version} into a storage that holds versions up to ${this.#latest}`,
-          { details: { version, latest: this.#latest } },
-        );
-      }
-      let cp = this.#checkpoint;
-      if (cp !== undefined && cp.version !== version) {
-        // A partial restore of another version: its rows are useless. The checkpoint goes last
-        // so that a crash while clearing still clears again next time.
-        await this.#data.clear();
-        await this.#meta.del(META_RESTORE);
-        this.#checkpoint = cp = undefined;
-      }
+      const cp = await this.#restoreCheckpointFor(version);
       const resumed = cp !== undefined;
       let count = cp?.count ?? 0;
       let lastStore: Uint8Array | undefined;
@@ -287,21 +273,17 @@ export class StateStorage {
           storeBytes = utf8(leaf.store);
           spfx = storePrefix(storeBytes);
         }
-        if (lastStore !== undefined) {
-          const c = compareBytes(storeBytes!, lastStore);
-          if (c < 0 || (c === 0 && compareBytes(leaf.key, lastKey!) <= 0)) {
-            throw new StoreMigrateError(
-              'ERR_SNAPSHOT_ORDER',
-              `restore leaf ${leaf.store}/${toHex(leaf.key)} is not after the previous leaf`,
-              { details: { version, store: leaf.store } },
-            );
-          }
+        if (lastStore !== undefined && !isAfter(storeBytes!, leaf.key, lastStore, lastKey!)) {
+          throw new StoreMigrateError(
+            'ERR_SNAPSHOT_ORDER',
+            `restore leaf ${leaf.store}/${toHex(leaf.key)} is not after the previous leaf`,
+            { details: { version, store: leaf.store } },
+          );
         }
         lastStore = storeBytes!;
         lastKey = leaf.key.slice();
         if (skipping) {
-          const c = compareBytes(storeBytes!, cp!.store);
-          if (c < 0 || (c === 0 && compareBytes(leaf.key, cp!.key) <= 0)) continue;
+          if (!isAfter(storeBytes!, leaf.key, cp!.store, cp!.key)) continue;
           skipping = false;
         }
         batch.put(this.#data.key(dataKey(spfx!, leaf.key, version)), encodeValue(leaf.value));
@@ -326,6 +308,30 @@ export class StateStorage {
       options.onProgress?.(count);
       return { leaves: count, resumed };
     });
+  }
+
+  /**
+   * The checkpoint a restore of `version` resumes from, if any. A storage that already holds
+   * versions cannot be restored into; a partial restore of another version is cleared.
+   */
+  async #restoreCheckpointFor(version: number): Promise<RestoreCheckpoint | undefined> {
+    if (this.#latest > 0) {
+      throw new StoreMigrateError(
+        'ERR_VERSION_EXISTS',
+        `cannot restore version ${version} into a storage that holds versions up to ${this.#latest}`,
+        { details: { version, latest: this.#latest } },
+      );
+    }
+    const cp = this.#checkpoint;
+    if (cp !== undefined && cp.version !== version) {
+      // A partial restore of another version: its rows are useless. The checkpoint goes last
+      // so that a crash while clearing still clears again next time.
+      await this.#data.clear();
+      await this.#meta.del(META_RESTORE);
+      this.#checkpoint = undefined;
+      return undefined;
+    }
+    return cp;
   }
 
   /**
@@ -454,4 +460,10 @@ function checkWriteVersion(version: number): void {
       details: { version },
     });
   }
+}
+
+/** Whether (store, key) sorts after (lastStore, lastKey): stores by UTF-8 bytes, then keys. */
+function isAfter(store: Uint8Array, key: Uint8Array, lastStore: Uint8Array, lastKey: Uint8Array): boolean {
+  const c = compareBytes(store, lastStore);
+  return c > 0 || (c === 0 && compareBytes(key, lastKey) > 0);
 }

@@ -9,7 +9,7 @@ import {
   type SyntheticStateOptions,
   type SyntheticStateProgress,
   syntheticStoreNames,
-} from '../../src/v1/synthetic-state.js';
+} from '../../src/workload/synthetic-state.js';
 
 function memoryDb(): MemoryLevel<Uint8Array, Uint8Array> {
   return new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });

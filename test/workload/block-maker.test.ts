@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BlockMaker } from '../../src/demo/block-maker.js';
 import { toHex } from '../../src/encoding/bytes.js';
+import { BlockMaker } from '../../src/workload/block-maker.js';
 
 function liveKeys(stores: Record<string, number>): Map<string, Uint8Array[]> {
   return new Map(

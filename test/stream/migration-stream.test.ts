@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StoreMigrateError } from '../../src/errors.js';
-import { MigrationStream } from '../../src/migration/migration-stream.js';
+import { MigrationStream } from '../../src/stream/migration-stream.js';
 
 describe('MigrationStream', () => {
   it('delivers items in order through the async iterator', async () => {

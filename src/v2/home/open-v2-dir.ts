@@ -1,10 +1,10 @@
-import type { LevelDatabase } from '../db/kv-db.js';
-import { KvDb } from '../db/kv-db.js';
-import { type OpenDbOptions, openDb } from '../db/open-db.js';
-import { StoreMigrateError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { MultiStoreV1 } from '../v1/multi-store-v1.js';
-import { openV2Home, type V2Home } from '../v2/home/open-v2-home.js';
+import type { LevelDatabase } from '../../db/kv-db.js';
+import { KvDb } from '../../db/kv-db.js';
+import { type OpenDbOptions, openDb } from '../../db/open-db.js';
+import { StoreMigrateError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { MultiStoreV1 } from '../../v1/multi-store-v1.js';
+import { openV2Home, type V2Home } from './open-v2-home.js';
 
 /** A v2 directory opened from its path: its database and its parts (openV2Home). */
 export interface V2Parts extends V2Home {

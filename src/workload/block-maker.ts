@@ -1,6 +1,6 @@
 import type { Changeset, KVPair } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
-import { SyntheticRandom } from '../v1/synthetic-state.js';
+import { SyntheticRandom } from './synthetic-state.js';
 
 /** Shares of a block's changes: the rest (UPDATE) updates existing keys. */
 const CREATE_SHARE = 0.3;

@@ -2,8 +2,8 @@ import type { KvDb, LevelDatabase } from '../db/kv-db.js';
 import type { Changeset, KVPair, StoreChanges } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
 import type { TreeLayout } from '../iavl/node-db.js';
-import type { CommitInfo } from './commit-info.js';
-import { MultiStoreV1 } from './multi-store-v1.js';
+import type { CommitInfo } from '../multistore/commit-info.js';
+import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 
 /**
  * A synthetic store v1 state with history, shaped like a Cosmos chain's: stores named after
