@@ -55,6 +55,20 @@ const MIGRATED_KEY = V2Keys.migrated;
 const SOURCE_KEY = V2Keys.source;
 const FAILED_KEY = V2Keys.failed;
 
+/** What a restore of one version has to do (MigrationManager.#plan). */
+interface RestorePlan {
+  version: number;
+  counts: Array<{ name: string; leaves: number }>;
+  leavesTotal: number;
+  /** v1's memory stores (empty commit id), kept in StateCommitment's app hash. */
+  treelessStores: string[];
+  /** The first height StateStorage carries (history), `version` without history. */
+  ssBase: number;
+  scNeeded: boolean;
+  ssNeeded: boolean;
+  resumed: boolean;
+}
+
 function isStreamClosed(err: unknown): boolean {
   return err instanceof StoreMigrateError && err.code === 'ERR_STREAM_CLOSED';
 }
@@ -345,10 +359,59 @@ export class MigrationManager {
   /**
    * Restores StateCommitment and StateStorage at `version` from v1. Resumes a restore of the
    * same version that was interrupted; refuses to mix two heights.
+   * @example
+   * const r = await manager.migrate(v1.latestVersion); // r.appHash equals v1's at that height
    */
   async migrate(version: number): Promise<MigrateResult> {
     await this.open();
     const started = performance.now();
+    await this.#claimHeight(version);
+    const plan = await this.#plan(version);
+    this.#tracker.update({
+      phase: 'restoring',
+      leavesTotal: plan.leavesTotal,
+      leavesDone: 0,
+      nodes: 0,
+      bytes: 0,
+      targetVersion: version,
+    });
+    this.#log.info(
+      {
+        version,
+        leavesTotal: plan.leavesTotal,
+        scNeeded: plan.scNeeded,
+        ssNeeded: plan.ssNeeded,
+        ssBase: plan.ssBase,
+      },
+      'restore starting',
+    );
+    const stats = new Map(plan.counts.map((c) => [c.name, { name: c.name, leaves: c.leaves, nodes: 0 }]));
+    const scResult = await this.#runRestore(plan, stats);
+    const ci = scResult ?? (this.#sc ? await this.#sc.getCommitInfo(version) : undefined);
+    if (ci) await this.#checkAgainstV1(version, ci.appHash);
+    await this.#setMigrated(version);
+    this.#tracker.update({ phase: 'syncing', leavesDone: plan.leavesTotal, store: undefined });
+    const result: MigrateResult = {
+      version,
+      appHash: ci?.appHash,
+      stores: [...stats.values()].map((s) => ({
+        ...s,
+        rootHash: ci?.stores.find((x) => x.name === s.name)?.hash,
+      })),
+      leaves: plan.leavesTotal,
+      nodes: [...stats.values()].reduce((a, s) => a + s.nodes, 0),
+      durationMs: Math.round(performance.now() - started),
+      resumed: plan.resumed,
+    };
+    this.#log.info(
+      { version, leaves: result.leaves, durationMs: result.durationMs, resumed: plan.resumed },
+      'restore done',
+    );
+    return result;
+  }
+
+  /** Records the height this v2 directory migrates (once), after checking v1 is the one it belongs to. */
+  async #claimHeight(version: number): Promise<void> {
     if (this.#height !== 0 && this.#height !== version) {
       throw new StoreMigrateError(
         'ERR_MIGRATION_RUNNING',
@@ -360,133 +423,133 @@ export class MigrationManager {
       await this.#kv.put(HEIGHT_KEY, u64be(version));
       this.#height = version;
     }
-    const source = this.#snapshots.source;
-    const treelessStores = (await source.getCommitInfo(version)).stores.filter(isTreeless).map((s) => s.name);
-    const counts = await this.#snapshots.leafCounts(version);
-    const leavesTotal = counts.reduce((a, c) => a + c.leaves, 0);
-    const sc = this.#sc;
-    const ss = this.#ss;
-    const ssBase = await this.#historyBase(version);
-    const scNeeded = sc !== undefined && sc.latestVersion < version;
-    const ssNeeded = ss.latestVersion < version;
-    const resumed =
-      (sc !== undefined && !scNeeded) || !ssNeeded || (await this.#kv.get(V2Keys.scRestore)) !== undefined;
-    this.#tracker.update({
-      phase: 'restoring',
-      leavesTotal,
-      leavesDone: 0,
-      nodes: 0,
-      bytes: 0,
-      targetVersion: version,
-    });
-    this.#log.info({ version, leavesTotal, scNeeded, ssNeeded, ssBase }, 'restore starting');
+  }
 
-    const stats = new Map(counts.map((c) => [c.name, { name: c.name, leaves: c.leaves, nodes: 0 }]));
+  /** What a restore of `version` has to do, given what v2 already holds. */
+  async #plan(version: number): Promise<RestorePlan> {
+    const source = this.#snapshots.source;
+    const counts = await this.#snapshots.leafCounts(version);
+    const sc = this.#sc;
+    const scNeeded = sc !== undefined && sc.latestVersion < version;
+    const ssNeeded = this.#ss.latestVersion < version;
+    const ssBase = await this.#historyBase(version);
+    return {
+      version,
+      counts,
+      leavesTotal: counts.reduce((a, c) => a + c.leaves, 0),
+      treelessStores: (await source.getCommitInfo(version)).stores.filter(isTreeless).map((s) => s.name),
+      ssBase,
+      scNeeded,
+      ssNeeded,
+      resumed:
+        (sc !== undefined && !scNeeded) || !ssNeeded || (await this.#kv.get(V2Keys.scRestore)) !== undefined,
+    };
+  }
+
+  /**
+   * Runs the restore's tasks side by side: the export of v1 into a bounded stream, the
+   * StateCommitment restore reading it (forwarding leaves to StateStorage), and the history
+   * backfill. The first failure cancels the rest and is thrown (the cause, not the streams
+   * that closed because of it). Returns StateCommitment's commit info when it restored one.
+   */
+  async #runRestore(
+    plan: RestorePlan,
+    stats: Map<string, { name: string; leaves: number; nodes: number }>,
+  ): Promise<(CommitInfo & { resumed: boolean }) | undefined> {
     let scResult: (CommitInfo & { resumed: boolean }) | undefined;
     const tasks: Array<Promise<unknown>> = [];
     const cancels: Array<() => void> = [];
-    const exportNeeded = scNeeded || (ssNeeded && ssBase === version);
-    if (exportNeeded) {
+    if (plan.scNeeded || (plan.ssNeeded && plan.ssBase === plan.version)) {
       const stream = new MigrationStream<SnapshotItem>(this.#bufferSize);
       cancels.push(() => stream.cancel('migration stopped'));
-      let leavesDone = 0;
-      let bytes = 0;
-      tasks.push(
-        this.#snapshots
-          .createMigration(version, stream, {
-            signal: this.#stop.signal,
-            // With StateCommitment the restored roots are compared with v1's below.
-            verifyNodes: sc === undefined,
-            onStore: (name) => this.#tracker.update({ store: name }),
-            // Progress only: throttling happens where leaves are written, so a resume
-            // skips through restored parts at full speed.
-            pace: (n, b) => {
-              leavesDone += n;
-              bytes += b;
-              this.#tracker.update({ leavesDone, bytes });
-            },
-          })
-          .then((s) => {
-            for (const st of s.stores) stats.get(st.name)!.nodes = st.nodes;
-            this.#tracker.update({ nodes: s.nodes });
-          }),
-      );
+      tasks.push(this.#exportTask(plan.version, stream, stats));
       const leaves =
-        ssNeeded && ssBase === version ? new MigrationStream<RestoredLeaf>(this.#bufferSize) : undefined;
+        plan.ssNeeded && plan.ssBase === plan.version
+          ? new MigrationStream<RestoredLeaf>(this.#bufferSize)
+          : undefined;
       if (leaves) {
         cancels.push(() => leaves.cancel('migration stopped'));
-        tasks.push(
-          ss
-            .restore(version, leaves as AsyncIterable<RestoreLeaf>, {
-              signal: this.#stop.signal,
-              batchBytes: this.#batchBytes,
-            })
-            .catch((err) => {
-              leaves.cancel('StateStorage restore failed');
-              throw err;
-            }),
-        );
+        tasks.push(this.#ssRestoreTask(plan.version, leaves));
       }
-      if (scNeeded) {
-        tasks.push(
-          sc
-            .restore(version, stream, {
-              leaves,
-              treelessStores,
-              signal: this.#stop.signal,
-              batchBytes: this.#batchBytes,
-              pace: (n) => this.#pacer.step(n),
-            })
-            .then(
-              (r) => {
-                scResult = r;
-              },
-              (err) => {
-                // It may fail before reading anything (its checkpoint, its first writes): release
-                // the export and StateStorage, which would otherwise wait on the streams forever.
-                stream.cancel('StateCommitment restore failed');
-                leaves?.closeWithError(err);
-                throw err;
-              },
-            ),
-        );
+      if (plan.scNeeded) {
+        tasks.push(this.#scRestoreTask(plan, stream, leaves).then((r) => (scResult = r)));
       } else {
         // Only StateStorage needs the leaves: drain the stream into it.
         tasks.push(this.#forwardLeaves(stream, leaves!));
       }
     }
-    if (ssNeeded && ssBase < version) tasks.push(this.#restoreHistory(ssBase, version));
-
-    const results = await Promise.allSettled(tasks);
-    const failures = results
+    if (plan.ssNeeded && plan.ssBase < plan.version)
+      tasks.push(this.#restoreHistory(plan.ssBase, plan.version));
+    const failures = (await Promise.allSettled(tasks))
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => r.reason);
     if (failures.length > 0) {
       for (const c of cancels) c();
-      // Report the cause, not the streams that closed because of it.
       throw failures.find((e) => !isStreamClosed(e)) ?? failures[0];
     }
-    const ci = scResult ?? (sc ? await sc.getCommitInfo(version) : undefined);
-    if (ci) await this.#checkAgainstV1(version, ci.appHash);
-    await this.#setMigrated(version);
-    this.#tracker.update({ phase: 'syncing', leavesDone: leavesTotal, store: undefined });
-    const result: MigrateResult = {
-      version,
-      appHash: ci?.appHash,
-      stores: [...stats.values()].map((s) => ({
-        ...s,
-        rootHash: ci?.stores.find((x) => x.name === s.name)?.hash,
-      })),
-      leaves: leavesTotal,
-      nodes: [...stats.values()].reduce((a, s) => a + s.nodes, 0),
-      durationMs: Math.round(performance.now() - started),
-      resumed,
-    };
-    this.#log.info(
-      { version, leaves: result.leaves, durationMs: result.durationMs, resumed },
-      'restore done',
-    );
-    return result;
+    return scResult;
+  }
+
+  /** The export of v1 at `version` into `stream`, with progress and each store's node count. */
+  #exportTask(
+    version: number,
+    stream: MigrationStream<SnapshotItem>,
+    stats: Map<string, { name: string; leaves: number; nodes: number }>,
+  ): Promise<void> {
+    let leavesDone = 0;
+    let bytes = 0;
+    return this.#snapshots
+      .createMigration(version, stream, {
+        signal: this.#stop.signal,
+        // With StateCommitment the restored roots are compared with v1's afterwards.
+        verifyNodes: this.#sc === undefined,
+        onStore: (name) => this.#tracker.update({ store: name }),
+        // Progress only: throttling happens where leaves are written, so a resume
+        // skips through restored parts at full speed.
+        pace: (n, b) => {
+          leavesDone += n;
+          bytes += b;
+          this.#tracker.update({ leavesDone, bytes });
+        },
+      })
+      .then((s) => {
+        for (const st of s.stores) stats.get(st.name)!.nodes = st.nodes;
+        this.#tracker.update({ nodes: s.nodes });
+      });
+  }
+
+  /** StateStorage restored from the leaves StateCommitment forwards. */
+  #ssRestoreTask(version: number, leaves: MigrationStream<RestoredLeaf>): Promise<unknown> {
+    return this.#ss
+      .restore(version, leaves as AsyncIterable<RestoreLeaf>, {
+        signal: this.#stop.signal,
+        batchBytes: this.#batchBytes,
+      })
+      .catch((err) => {
+        leaves.cancel('StateStorage restore failed');
+        throw err;
+      });
+  }
+
+  /** StateCommitment restored from the export, throttled by the pacer. */
+  #scRestoreTask(
+    plan: RestorePlan,
+    stream: MigrationStream<SnapshotItem>,
+    leaves: MigrationStream<RestoredLeaf> | undefined,
+  ): Promise<CommitInfo & { resumed: boolean }> {
+    return this.#sc!.restore(plan.version, stream, {
+      leaves,
+      treelessStores: plan.treelessStores,
+      signal: this.#stop.signal,
+      batchBytes: this.#batchBytes,
+      pace: (n) => this.#pacer.step(n),
+    }).catch((err) => {
+      // It may fail before reading anything (its checkpoint, its first writes): release the
+      // export and StateStorage, which would otherwise wait on the streams forever.
+      stream.cancel('StateCommitment restore failed');
+      leaves?.closeWithError(err);
+      throw err;
+    });
   }
 
   async #forwardLeaves(
