@@ -85,22 +85,7 @@ export class StateCommitment extends CommitStore {
     stream: AsyncIterable<SnapshotItem> | Iterable<SnapshotItem>,
     options: RestoreOptions = {},
   ): Promise<CommitInfo & { resumed: boolean }> {
-    this.checkWritable();
-    if (this.latest !== 0) {
-      throw new StoreMigrateError(
-        'ERR_VERSION_EXISTS',
-        `StateCommitment already holds version ${this.latest}`,
-      );
-    }
-    const progress = await this.#readRestoreState();
-    const resumed = progress !== undefined && progress.version === version;
-    if (!resumed) {
-      // Nothing is committed, so any tree data is debris of another interrupted restore.
-      await this.kv.clear(allStoresRange());
-      await this.kv.clear({ gte: RESTORE_KEY, lt: V2Keys.scRestoreEnd });
-      await this.kv.put(RESTORE_KEY, encodeRestoreState({ version, done: [] }));
-    }
-    const done = new Set(resumed ? progress.done : []);
+    const { resumed, done } = await this.#beginRestore(version);
     const leaves = options.leaves;
     const finished: string[] = [];
     let current: { name: string; importer: Importer | undefined; skip: number } | undefined;
@@ -119,36 +104,14 @@ export class StateCommitment extends CommitStore {
     try {
       for await (const item of stream) {
         if (item.kind === 'store') {
-          validateStoreName(item.name);
-          const prev = current?.name;
-          if (prev !== undefined && item.name <= prev) {
-            throw new StoreMigrateError(
-              'ERR_SNAPSHOT_ORDER',
-              `store ${item.name} arrives after ${prev}: stores must be sorted and unique`,
-            );
-          }
+          checkStoreItem(item.name, current?.name);
           await finishCurrent();
-          const tree = this.newTree(item.name);
-          await tree.loadVersion();
-          this.trees.set(item.name, tree);
-          if (done.has(item.name)) {
-            current = { name: item.name, importer: undefined, skip: Number.POSITIVE_INFINITY };
-            continue;
-          }
-          if (tree.version !== 0)
-            throw new StoreMigrateError('ERR_VERSION_EXISTS', `store ${item.name} already has data`);
-          const checkpointKey = this.kv.key(scRestoreStoreKey(item.name));
-          const saved = resumed
-            ? await this.kv.db.get(checkpointKey, { keyEncoding: 'view', valueEncoding: 'view' })
-            : undefined;
-          const state = saved === undefined ? undefined : decodeImporterState(saved);
-          current = {
-            name: item.name,
-            importer: state
-              ? Importer.resume(tree, version, state, { checkpointKey, batchBytes: options.batchBytes })
-              : new Importer(tree, version, { checkpointKey, batchBytes: options.batchBytes }),
-            skip: state?.count ?? 0,
-          };
+          current = await this.#startStore(
+            item.name,
+            version,
+            resumed ? done : undefined,
+            options.batchBytes,
+          );
           continue;
         }
         if (current === undefined)
@@ -187,23 +150,7 @@ export class StateCommitment extends CommitStore {
         throw new StoreMigrateError('ERR_STREAM_TRUNCATED', `store ${current.name} ended early`);
       }
       await finishCurrent();
-      const stores = [];
-      for (const name of this.storeNames()) {
-        const hash = this.tree(name).getImmutable(version).hash;
-        stores.push({ name, version, hash });
-      }
-      for (const name of options.treelessStores ?? []) {
-        this.treeless.add(name);
-        stores.push({ name, version: 0, hash: new Uint8Array(0) });
-      }
-      const ci = makeCommitInfo(version, stores, Date.now());
-      const batch = this.kv.batch();
-      batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
-      batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
-      batch.del(this.kv.key(RESTORE_KEY));
-      await batch.write();
-      this.latest = version;
-      this.lastCommit = ci;
+      const ci = await this.#commitRestored(version, options.treelessStores ?? []);
       leaves?.close();
       return { ...ci, resumed };
     } catch (err) {
@@ -212,6 +159,76 @@ export class StateCommitment extends CommitStore {
       this.trees.clear();
       throw err;
     }
+  }
+
+  /** Checks that nothing is committed yet and reads (or starts) the restore checkpoint. */
+  async #beginRestore(version: number): Promise<{ resumed: boolean; done: Set<string> }> {
+    this.checkWritable();
+    if (this.latest !== 0) {
+      throw new StoreMigrateError(
+        'ERR_VERSION_EXISTS',
+        `StateCommitment already holds version ${this.latest}`,
+      );
+    }
+    const progress = await this.#readRestoreState();
+    const resumed = progress !== undefined && progress.version === version;
+    if (!resumed) {
+      // Nothing is committed, so any tree data is debris of another interrupted restore.
+      await this.kv.clear(allStoresRange());
+      await this.kv.clear({ gte: RESTORE_KEY, lt: V2Keys.scRestoreEnd });
+      await this.kv.put(RESTORE_KEY, encodeRestoreState({ version, done: [] }));
+    }
+    return { resumed, done: new Set(resumed ? progress.done : []) };
+  }
+
+  /**
+   * A store's tree and importer as its store item arrives: fresh, resumed from its checkpoint,
+   * or (in `done`, finished by an earlier run) skipped entirely.
+   */
+  async #startStore(
+    name: string,
+    version: number,
+    done: Set<string> | undefined,
+    batchBytes: number | undefined,
+  ): Promise<{ name: string; importer: Importer | undefined; skip: number }> {
+    const tree = this.newTree(name);
+    await tree.loadVersion();
+    this.trees.set(name, tree);
+    if (done?.has(name)) return { name, importer: undefined, skip: Number.POSITIVE_INFINITY };
+    if (tree.version !== 0)
+      throw new StoreMigrateError('ERR_VERSION_EXISTS', `store ${name} already has data`);
+    const checkpointKey = this.kv.key(scRestoreStoreKey(name));
+    const saved = done
+      ? await this.kv.db.get(checkpointKey, { keyEncoding: 'view', valueEncoding: 'view' })
+      : undefined;
+    const state = saved === undefined ? undefined : decodeImporterState(saved);
+    return {
+      name,
+      importer: state
+        ? Importer.resume(tree, version, state, { checkpointKey, batchBytes })
+        : new Importer(tree, version, { checkpointKey, batchBytes }),
+      skip: state?.count ?? 0,
+    };
+  }
+
+  /** Commits the restored trees (and the source's memory stores) as `version`, in one batch. */
+  async #commitRestored(version: number, treelessStores: string[]): Promise<CommitInfo> {
+    const stores = [];
+    for (const name of this.storeNames())
+      stores.push({ name, version, hash: this.tree(name).getImmutable(version).hash });
+    for (const name of treelessStores) {
+      this.treeless.add(name);
+      stores.push({ name, version: 0, hash: new Uint8Array(0) });
+    }
+    const ci = makeCommitInfo(version, stores, Date.now());
+    const batch = this.kv.batch();
+    batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
+    batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
+    batch.del(this.kv.key(RESTORE_KEY));
+    await batch.write();
+    this.latest = version;
+    this.lastCommit = ci;
+    return ci;
   }
 
   async #readRestoreState(): Promise<{ version: number; done: string[] } | undefined> {
@@ -224,6 +241,17 @@ const RESTORE_KEY = V2Keys.scRestore;
 
 function encodeRestoreState(s: { version: number; done: string[] }): Uint8Array {
   return utf8(JSON.stringify(s));
+}
+
+/** A store item: a valid name, after the previous store's (stores come sorted and once each). */
+function checkStoreItem(name: string, prev: string | undefined): void {
+  validateStoreName(name);
+  if (prev !== undefined && name <= prev) {
+    throw new StoreMigrateError(
+      'ERR_SNAPSHOT_ORDER',
+      `store ${name} arrives after ${prev}: stores must be sorted and unique`,
+    );
+  }
 }
 
 function decodeRestoreState(raw: Uint8Array): { version: number; done: string[] } {
