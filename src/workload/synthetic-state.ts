@@ -612,8 +612,35 @@ export async function generateSyntheticState(
 ): Promise<SyntheticStateStats> {
   const o = resolveOptions(options);
   const rng = new SyntheticRandom(o.seed);
-  const names = syntheticStoreNames(o.stores);
   const plans = planStores(o.stores, o.keys, o.versions);
+  const ms = await generationTarget(target, o, plans);
+  const gen = new Generation(rng, plans, o.versions, onProgress);
+  let lastCommit: CommitInfo | undefined;
+  for (let version = 1; version <= o.versions; version++) {
+    const changes = gen.changesOf(version);
+    gen.report(version, 'commit');
+    lastCommit = await ms.commit({ changes }, version);
+    gen.committed(version);
+  }
+  return {
+    versions: o.versions,
+    keys: gen.live.reduce((sum, k) => sum + k.length, 0),
+    stores: plans.map((p, i) => ({ name: p.name, keys: gen.live[i].length })),
+    created: gen.created,
+    updated: gen.updated,
+    deleted: gen.deleted,
+    valueBytes: gen.valueBytes,
+    lastCommit: lastCommit!,
+  };
+}
+
+/** The empty multistore to write into, mounting exactly the synthetic stores. */
+async function generationTarget(
+  target: MultiStoreV1 | LevelDatabase | KvDb,
+  o: Required<SyntheticStateOptions>,
+  plans: StorePlan[],
+): Promise<MultiStoreV1> {
+  const names = syntheticStoreNames(o.stores);
   let ms: MultiStoreV1;
   if (target instanceof MultiStoreV1) {
     ms = target;
@@ -623,7 +650,7 @@ export async function generateSyntheticState(
     ms = await MultiStoreV1.open(target, {
       stores: names,
       cacheBytes: generationCacheBytes(plans),
-      layout: options.layout,
+      layout: o.layout,
     });
   }
   assertEmpty(ms);
@@ -635,96 +662,133 @@ export async function generateSyntheticState(
       `the multistore mounts ${mounted.join(', ') || 'no stores'}, not ${wanted.join(', ')}; open it with stores: syntheticStoreNames(${o.stores})`,
     );
   }
+  return ms;
+}
 
-  const keyMakers = plans.map((p) => new KeyMaker(p.profile, rng));
-  const values = new ValueMaker(rng);
-  // Live keys per store, with the family each came from (for the size of updated values).
-  const live: Uint8Array[][] = plans.map(() => []);
-  const liveFamily: number[][] = plans.map(() => []);
-  let changesTotal = 0;
-  for (const p of plans) {
-    changesTotal += p.initial;
-    for (let v = 1; v < o.versions; v++) changesTotal += p.created[v] + p.deleted[v] + p.updated[v];
-  }
-  let changesCommitted = 0;
-  let versionChanges = 0;
-  let created = 0;
-  let updated = 0;
-  let deleted = 0;
-  let valueBytes = 0;
-  let sinceReport = 0;
-  let lastCommit: CommitInfo | undefined;
+/** The state of a generation: live keys per store, counters, and progress reports. */
+class Generation {
+  readonly live: Uint8Array[][];
+  /** The family each live key came from (for the size of updated values). */
+  readonly #liveFamily: number[][];
+  readonly #keyMakers: KeyMaker[];
+  readonly #values: ValueMaker;
+  readonly #rng: SyntheticRandom;
+  readonly #plans: StorePlan[];
+  readonly #versions: number;
+  readonly #onProgress: ((p: SyntheticStateProgress) => void) | undefined;
+  readonly #changesTotal: number;
+  created = 0;
+  updated = 0;
+  deleted = 0;
+  valueBytes = 0;
+  #changesCommitted = 0;
+  #versionChanges = 0;
+  #sinceReport = 0;
 
-  const report = (version: number, phase: SyntheticStateProgress['phase']) =>
-    onProgress?.({ version, versions: o.versions, phase, versionChanges, changesCommitted, changesTotal });
-  const counted = (version: number) => {
-    versionChanges++;
-    if (++sinceReport >= PROGRESS_EVERY) {
-      sinceReport = 0;
-      report(version, 'build');
+  constructor(
+    rng: SyntheticRandom,
+    plans: StorePlan[],
+    versions: number,
+    onProgress: ((p: SyntheticStateProgress) => void) | undefined,
+  ) {
+    this.#rng = rng;
+    this.#plans = plans;
+    this.#versions = versions;
+    this.#onProgress = onProgress;
+    this.#keyMakers = plans.map((p) => new KeyMaker(p.profile, rng));
+    this.#values = new ValueMaker(rng);
+    this.live = plans.map(() => []);
+    this.#liveFamily = plans.map(() => []);
+    let total = 0;
+    for (const p of plans) {
+      total += p.initial;
+      for (let v = 1; v < versions; v++) total += p.created[v] + p.deleted[v] + p.updated[v];
     }
-  };
+    this.#changesTotal = total;
+  }
 
-  for (let version = 1; version <= o.versions; version++) {
+  report(version: number, phase: SyntheticStateProgress['phase']): void {
+    this.#onProgress?.({
+      version,
+      versions: this.#versions,
+      phase,
+      versionChanges: this.#versionChanges,
+      changesCommitted: this.#changesCommitted,
+      changesTotal: this.#changesTotal,
+    });
+  }
+
+  committed(version: number): void {
+    this.#changesCommitted += this.#versionChanges;
+    this.report(version, 'committed');
+    this.#versionChanges = 0;
+  }
+
+  #counted(version: number): void {
+    this.#versionChanges++;
+    if (++this.#sinceReport >= PROGRESS_EVERY) {
+      this.#sinceReport = 0;
+      this.report(version, 'build');
+    }
+  }
+
+  /** The changes of `version`: per store, deletes, then updates, then creates. */
+  changesOf(version: number): StoreChanges[] {
     const changes: StoreChanges[] = [];
-    for (let si = 0; si < plans.length; si++) {
-      const plan = plans[si];
-      const keys = live[si];
-      const fams = liveFamily[si];
-      const maker = keyMakers[si];
+    for (let si = 0; si < this.#plans.length; si++) {
+      const plan = this.#plans[si];
       const pairs: KVPair[] = [];
-      const nDelete = version === 1 ? 0 : plan.deleted[version - 1];
-      const nUpdate = version === 1 ? 0 : plan.updated[version - 1];
-      const nCreate = version === 1 ? plan.initial : plan.created[version - 1];
-      for (let i = 0; i < nDelete && keys.length > 0; i++) {
-        // Swap-remove: O(1), and the array stays a dense pool to draw from.
-        const at = rng.int(keys.length);
-        const key = keys[at];
-        keys[at] = keys[keys.length - 1];
-        fams[at] = fams[fams.length - 1];
-        keys.pop();
-        fams.pop();
-        pairs.push({ key, remove: true });
-        deleted++;
-        counted(version);
-      }
-      for (let i = 0; i < nUpdate && keys.length > 0; i++) {
-        const hot = rng.float() < 0.5;
-        const at = hot ? rng.int(Math.max(1, Math.ceil(keys.length * HOT_SHARE))) : rng.int(keys.length);
-        const value = values.next(maker.valueRange(fams[at]));
-        pairs.push({ key: keys[at], value });
-        valueBytes += value.length;
-        updated++;
-        counted(version);
-      }
-      for (let i = 0; i < nCreate; i++) {
-        const k = maker.next();
-        const value = values.next(maker.valueRange(k.family));
-        keys.push(k.key);
-        fams.push(k.family);
-        pairs.push({ key: k.key, value });
-        valueBytes += value.length;
-        created++;
-        counted(version);
-      }
+      this.#deletes(si, version === 1 ? 0 : plan.deleted[version - 1], version, pairs);
+      this.#updates(si, version === 1 ? 0 : plan.updated[version - 1], version, pairs);
+      this.#creates(si, version === 1 ? plan.initial : plan.created[version - 1], version, pairs);
       if (pairs.length > 0) changes.push({ store: plan.name, pairs });
     }
-    report(version, 'commit');
-    const cs: Changeset = { changes };
-    lastCommit = await ms.commit(cs, version);
-    changesCommitted += versionChanges;
-    report(version, 'committed');
-    versionChanges = 0;
+    return changes;
   }
 
-  return {
-    versions: o.versions,
-    keys: live.reduce((sum, k) => sum + k.length, 0),
-    stores: plans.map((p, i) => ({ name: p.name, keys: live[i].length })),
-    created,
-    updated,
-    deleted,
-    valueBytes,
-    lastCommit: lastCommit!,
-  };
+  #deletes(si: number, n: number, version: number, pairs: KVPair[]): void {
+    const keys = this.live[si];
+    const fams = this.#liveFamily[si];
+    for (let i = 0; i < n && keys.length > 0; i++) {
+      // Swap-remove: O(1), and the array stays a dense pool to draw from.
+      const at = this.#rng.int(keys.length);
+      const key = keys[at];
+      keys[at] = keys[keys.length - 1];
+      fams[at] = fams[fams.length - 1];
+      keys.pop();
+      fams.pop();
+      pairs.push({ key, remove: true });
+      this.deleted++;
+      this.#counted(version);
+    }
+  }
+
+  #updates(si: number, n: number, version: number, pairs: KVPair[]): void {
+    const keys = this.live[si];
+    const fams = this.#liveFamily[si];
+    const rng = this.#rng;
+    for (let i = 0; i < n && keys.length > 0; i++) {
+      const hot = rng.float() < 0.5;
+      const at = hot ? rng.int(Math.max(1, Math.ceil(keys.length * HOT_SHARE))) : rng.int(keys.length);
+      const value = this.#values.next(this.#keyMakers[si].valueRange(fams[at]));
+      pairs.push({ key: keys[at], value });
+      this.valueBytes += value.length;
+      this.updated++;
+      this.#counted(version);
+    }
+  }
+
+  #creates(si: number, n: number, version: number, pairs: KVPair[]): void {
+    const maker = this.#keyMakers[si];
+    for (let i = 0; i < n; i++) {
+      const k = maker.next();
+      const value = this.#values.next(maker.valueRange(k.family));
+      this.live[si].push(k.key);
+      this.#liveFamily[si].push(k.family);
+      pairs.push({ key: k.key, value });
+      this.valueBytes += value.length;
+      this.created++;
+      this.#counted(version);
+    }
+  }
 }
