@@ -6,7 +6,7 @@ import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { type NodeHome, openNodeHome } from '../v2/root/node-home.js';
-import { RootStore } from '../v2/root/root-store.js';
+import { RootStore, type RootStoreEvent } from '../v2/root/root-store.js';
 import { BlockMaker } from '../workload/block-maker.js';
 import {
   generateSyntheticState,
@@ -249,10 +249,8 @@ async function generate(
 export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}): Promise<DemoSummary> {
   const o = resolveOptions(options);
   const log = hooks.log ?? (() => {});
-  const logger = o.logger ?? silentLogger;
   const t0 = performance.now();
   const paths = prepareDemoHome(o.home);
-
   log(
     `generating store v1: ${o.stores} stores, ${fmtInt(o.keys)} keys, ${o.versions} versions of history in ${paths.v1}`,
   );
@@ -264,213 +262,311 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   cpSync(paths.v1, paths.reference, { recursive: true });
   log(`generated in ${fmtSec(generateMs)}; reference copy at ${paths.reference}`);
 
-  let node: NodeHome | undefined;
-  let reference: ReferenceNode | undefined;
-  let rs: RootStore | undefined;
-  let rpc: { url: string; close(): Promise<void> } | undefined;
-  const subs: Subscription[] = [];
+  const run = await DemoRun.start(o, paths, live, hooks, options.signal);
   try {
-    node = await openNodeHome(paths.home);
-    const ref = await ReferenceNode.open(paths.reference, { worker: o.referenceWorker });
-    reference = ref;
-    const store = await RootStore.open(node.v1, node.v2, { migrate: false, throttle: o.throttle, logger });
-    rs = store;
-    hooks.onRootStore?.(store);
-    if (o.rpcPort !== undefined) {
-      const startRpcServer = await loadRpcServer();
-      rpc = await startRpcServer(store, { host: o.rpcHost, port: o.rpcPort, logger });
-      log(`JSON-RPC at ${rpc.url} (try migration_status)`);
-      hooks.onRpc?.(rpc.url);
-    }
+    await run.commitPhases();
+    const summary = await run.summary(generateMs);
+    summary.durationMs = Math.round(performance.now() - t0);
+    return summary;
+  } finally {
+    await run.close();
+  }
+}
 
-    // The migration's milestones, timed as they happen.
-    let failure: StoreMigrateError | undefined;
-    let height = 0;
-    let startedAt = 0;
-    let restoredAt: number | undefined;
-    let switchedAt: number | undefined;
-    subs.push(
-      store.events$.subscribe((e) => {
-        const now = performance.now();
-        if (e.type === 'started') {
-          height = e.version;
-          startedAt = now;
-          log(`background migration started at height ${e.version}`);
-        } else if (e.type === 'restored') {
-          restoredAt = now;
-          log(
-            `restore done at height ${e.version} in ${fmtSec(now - startedAt)}; replaying the blocks since`,
-          );
-        } else if (e.type === 'switched') {
-          switchedAt = now;
-          log(`switched to store v2 after height ${e.version}, ${fmtSec(now - startedAt)} after the start`);
-        } else if (e.type === 'failed') {
-          failure = e.error;
-        }
-      }),
-    );
+/** Milestones of the background migration, timed as they happen. */
+interface Milestones {
+  height: number;
+  startedAt: number;
+  restoredAt: number | undefined;
+  switchedAt: number | undefined;
+  failure: StoreMigrateError | undefined;
+}
 
-    const blocks: DemoBlock[] = [];
-    const mismatches: DemoMismatch[] = [];
-    const maker = new BlockMaker(live, o.seed + 1);
-    let migrating = false;
-    // The reference commits each block in its own thread; its answer is awaited at the end.
-    const checks: Array<Promise<void>> = [];
-    // Block time: the requested interval, or `headroom` times what a commit costs here if that
-    // is more (a real chain's block time is many times its commit time), so the node has time
-    // left to migrate on a slow or loaded machine. The cost is the median of recent commits,
-    // leaving out those during the restore, which wait for it rather than cost more.
-    let interval = o.blockIntervalMs;
-    const recent: number[] = [];
-    const pace = (stage: DemoStage, latencyMs: number) => {
-      if (o.headroom <= 0 || (stage === 'during' && restoredAt === undefined)) return;
-      recent.push(latencyMs);
-      if (recent.length > 5) recent.shift();
-      const median = [...recent].sort((a, b) => a - b)[Math.floor(recent.length / 2)];
-      interval = Math.max(o.blockIntervalMs, Math.ceil(o.headroom * median));
-    };
-    const gaps: number[] = [];
-    let lastStart = Number.NEGATIVE_INFINITY;
-    const commitBlock = async (): Promise<void> => {
-      options.signal?.throwIfAborted();
-      const wait = lastStart + interval - performance.now();
-      if (wait > 0) await sleep(wait);
-      options.signal?.throwIfAborted();
-      const start = performance.now();
-      if (Number.isFinite(lastStart)) gaps.push(start - lastStart);
-      lastStart = start;
-      const { changeset } = maker.next(o.blockKeys);
-      const ci = await store.commit(changeset);
-      const latencyMs = performance.now() - lastStart;
-      const switched = store.switchedAtVersion;
-      const stage: DemoStage =
-        switched !== undefined && ci.version > switched ? 'after' : migrating ? 'during' : 'before';
-      pace(stage, latencyMs);
-      const block: DemoBlock = {
-        version: ci.version,
-        stage,
-        mode: stage === 'after' ? 'v2' : 'v1',
-        latencyMs,
-        changes: o.blockKeys,
-        appHash: toHex(ci.appHash),
-        appHashOk: true,
-      };
-      blocks.push(block);
-      const check = ref.commit(ci.version, changeset).then((theirs) => {
-        if (!equalBytes(ci.appHash, theirs)) {
-          block.appHashOk = false;
-          mismatches.push({ version: ci.version, appHash: block.appHash, referenceAppHash: toHex(theirs) });
-        }
-        hooks.onBlock?.(block);
-      });
-      check.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
-      checks.push(check);
-    };
-    const assertNotFailed = () => {
-      if (failure !== undefined) throw failure;
-      const running = performance.now() - startedAt;
-      if (startedAt > 0 && running > o.migrationTimeoutMs) {
-        throw new StoreMigrateError(
-          'ERR_MIGRATION_FAILED',
-          `the migration has not caught up after ${fmtSec(running)} (migrated ${store.migratedVersion}, ` +
-            `latest ${store.latestVersion}): blocks come faster than it replays them; ` +
-            'lower --block-keys or raise --block-interval-ms',
-        );
+/** One demo's node, reference and blocks: what runDemo drives from open to summary. */
+class DemoRun {
+  readonly #o: ResolvedOptions;
+  readonly #paths: DemoPaths;
+  readonly #hooks: DemoHooks;
+  readonly #log: (message: string) => void;
+  readonly #signal: AbortSignal | undefined;
+  readonly #node: NodeHome;
+  readonly #ref: ReferenceNode;
+  readonly #store: RootStore;
+  readonly #rpc: { url: string; close(): Promise<void> } | undefined;
+  readonly #sub: Subscription;
+  readonly #maker: BlockMaker;
+  readonly #blocks: DemoBlock[] = [];
+  readonly #mismatches: DemoMismatch[] = [];
+  /** The reference commits each block in its own thread; its answers are awaited at the end. */
+  readonly #checks: Array<Promise<void>> = [];
+  readonly #m: Milestones = {
+    height: 0,
+    startedAt: 0,
+    restoredAt: undefined,
+    switchedAt: undefined,
+    failure: undefined,
+  };
+  #migrating = false;
+  #interval: number;
+  readonly #recent: number[] = [];
+  readonly #gaps: number[] = [];
+  #lastStart = Number.NEGATIVE_INFINITY;
+
+  private constructor(
+    o: ResolvedOptions,
+    paths: DemoPaths,
+    live: Map<string, Uint8Array[]>,
+    hooks: DemoHooks,
+    signal: AbortSignal | undefined,
+    parts: {
+      node: NodeHome;
+      ref: ReferenceNode;
+      store: RootStore;
+      rpc?: { url: string; close(): Promise<void> };
+    },
+  ) {
+    this.#o = o;
+    this.#paths = paths;
+    this.#hooks = hooks;
+    this.#log = hooks.log ?? (() => {});
+    this.#signal = signal;
+    this.#node = parts.node;
+    this.#ref = parts.ref;
+    this.#store = parts.store;
+    this.#rpc = parts.rpc;
+    this.#maker = new BlockMaker(live, o.seed + 1);
+    this.#interval = o.blockIntervalMs;
+    this.#sub = parts.store.events$.subscribe((e) => this.#milestone(e));
+  }
+
+  /** Opens the node's home and RootStore (the migration not started), the reference and the RPC server. */
+  static async start(
+    o: ResolvedOptions,
+    paths: DemoPaths,
+    live: Map<string, Uint8Array[]>,
+    hooks: DemoHooks,
+    signal: AbortSignal | undefined,
+  ): Promise<DemoRun> {
+    const logger = o.logger ?? silentLogger;
+    const node = await openNodeHome(paths.home);
+    const closing: Array<() => Promise<void>> = [() => node.close()];
+    try {
+      const ref = await ReferenceNode.open(paths.reference, { worker: o.referenceWorker });
+      closing.push(() => ref.close());
+      const store = await RootStore.open(node.v1, node.v2, { migrate: false, throttle: o.throttle, logger });
+      closing.push(() => store.close());
+      hooks.onRootStore?.(store);
+      let rpc: { url: string; close(): Promise<void> } | undefined;
+      if (o.rpcPort !== undefined) {
+        const startRpcServer = await loadRpcServer();
+        rpc = await startRpcServer(store, { host: o.rpcHost, port: o.rpcPort, logger });
+        hooks.log?.(`JSON-RPC at ${rpc.url} (try migration_status)`);
+        hooks.onRpc?.(rpc.url);
       }
-    };
+      return new DemoRun(o, paths, live, hooks, signal, { node, ref, store, rpc });
+    } catch (err) {
+      // The open error is the one to report; what did open is closed on the way out.
+      for (const close of closing.reverse()) await close().catch(() => {});
+      throw err;
+    }
+  }
 
-    log(
+  #milestone(e: RootStoreEvent): void {
+    const now = performance.now();
+    const m = this.#m;
+    if (e.type === 'started') {
+      m.height = e.version;
+      m.startedAt = now;
+      this.#log(`background migration started at height ${e.version}`);
+    } else if (e.type === 'restored') {
+      m.restoredAt = now;
+      this.#log(
+        `restore done at height ${e.version} in ${fmtSec(now - m.startedAt)}; replaying the blocks since`,
+      );
+    } else if (e.type === 'switched') {
+      m.switchedAt = now;
+      this.#log(
+        `switched to store v2 after height ${e.version}, ${fmtSec(now - m.startedAt)} after the start`,
+      );
+    } else if (e.type === 'failed') {
+      m.failure = e.error;
+    }
+  }
+
+  /** Blocks before the migration, during it until the switch, then `blocks` more on v2. */
+  async commitPhases(): Promise<void> {
+    const o = this.#o;
+    const store = this.#store;
+    this.#log(
       `node open at height ${store.latestVersion}; ${o.blocksBefore} blocks before the migration ` +
         `(${fmtInt(o.blockKeys)} changes every ${o.blockIntervalMs} ms)`,
     );
-    for (let i = 0; i < o.blocksBefore; i++) await commitBlock();
-    if (interval > o.blockIntervalMs) {
-      log(
-        `a commit takes ${Math.round(interval / o.headroom)} ms here: one block every ${interval} ms ` +
+    for (let i = 0; i < o.blocksBefore; i++) await this.#commitBlock();
+    if (this.#interval > o.blockIntervalMs) {
+      this.#log(
+        `a commit takes ${Math.round(this.#interval / o.headroom)} ms here: one block every ${this.#interval} ms ` +
           `(${o.headroom}x), so the node has time to migrate`,
       );
     }
-
-    migrating = true;
+    this.#migrating = true;
     store.startMigration();
     while (store.switchedAtVersion === undefined) {
-      assertNotFailed();
-      await commitBlock();
+      this.#assertNotFailed();
+      await this.#commitBlock();
     }
     const switchedAtVersion = store.switchedAtVersion;
-    log(`committing ${o.blocks} blocks on store v2`);
+    this.#log(`committing ${o.blocks} blocks on store v2`);
     while (store.latestVersion < switchedAtVersion + o.blocks) {
-      assertNotFailed();
-      await commitBlock();
+      this.#assertNotFailed();
+      await this.#commitBlock();
     }
-    const finalVersion = store.latestVersion;
-    await Promise.all(checks);
+    await Promise.all(this.#checks);
+  }
 
-    // Every height again, through the node's routing (v1 below the switch, v2 above).
-    log(`checking the app hash of every height 1..${finalVersion} against the reference`);
-    const referenceHashes = await ref.appHashes(1, finalVersion);
+  /**
+   * Block time: the requested interval, or `headroom` times what a commit costs here if that
+   * is more (a real chain's block time is many times its commit time), so the node has time
+   * left to migrate on a slow or loaded machine. The cost is the median of recent commits,
+   * leaving out those during the restore, which wait for it rather than cost more.
+   */
+  #pace(stage: DemoStage, latencyMs: number): void {
+    const o = this.#o;
+    if (o.headroom <= 0 || (stage === 'during' && this.#m.restoredAt === undefined)) return;
+    this.#recent.push(latencyMs);
+    if (this.#recent.length > 5) this.#recent.shift();
+    const median = [...this.#recent].sort((a, b) => a - b)[Math.floor(this.#recent.length / 2)];
+    this.#interval = Math.max(o.blockIntervalMs, Math.ceil(o.headroom * median));
+  }
+
+  async #commitBlock(): Promise<void> {
+    this.#signal?.throwIfAborted();
+    const wait = this.#lastStart + this.#interval - performance.now();
+    if (wait > 0) await sleep(wait);
+    this.#signal?.throwIfAborted();
+    const start = performance.now();
+    if (Number.isFinite(this.#lastStart)) this.#gaps.push(start - this.#lastStart);
+    this.#lastStart = start;
+    const { changeset } = this.#maker.next(this.#o.blockKeys);
+    const ci = await this.#store.commit(changeset);
+    const latencyMs = performance.now() - start;
+    const switched = this.#store.switchedAtVersion;
+    const stage: DemoStage =
+      switched !== undefined && ci.version > switched ? 'after' : this.#migrating ? 'during' : 'before';
+    this.#pace(stage, latencyMs);
+    const block: DemoBlock = {
+      version: ci.version,
+      stage,
+      mode: stage === 'after' ? 'v2' : 'v1',
+      latencyMs,
+      changes: this.#o.blockKeys,
+      appHash: toHex(ci.appHash),
+      appHashOk: true,
+    };
+    this.#blocks.push(block);
+    const check = this.#ref.commit(ci.version, changeset).then((theirs) => {
+      if (!equalBytes(ci.appHash, theirs)) {
+        block.appHashOk = false;
+        this.#mismatches.push({
+          version: ci.version,
+          appHash: block.appHash,
+          referenceAppHash: toHex(theirs),
+        });
+      }
+      this.#hooks.onBlock?.(block);
+    });
+    check.catch(() => {}); // awaited in commitPhases(); not an unhandled rejection meanwhile
+    this.#checks.push(check);
+  }
+
+  #assertNotFailed(): void {
+    const m = this.#m;
+    if (m.failure !== undefined) throw m.failure;
+    const running = performance.now() - m.startedAt;
+    if (m.startedAt > 0 && running > this.#o.migrationTimeoutMs) {
+      throw new StoreMigrateError(
+        'ERR_MIGRATION_FAILED',
+        `the migration has not caught up after ${fmtSec(running)} (migrated ${this.#store.migratedVersion}, ` +
+          `latest ${this.#store.latestVersion}): blocks come faster than it replays them; ` +
+          'lower --block-keys or raise --block-interval-ms',
+      );
+    }
+  }
+
+  /** Every height again, through the node's routing (v1 below the switch, v2 above). */
+  async #checkEveryHeight(finalVersion: number): Promise<void> {
+    this.#log(`checking the app hash of every height 1..${finalVersion} against the reference`);
+    const referenceHashes = await this.#ref.appHashes(1, finalVersion);
     for (let h = 1; h <= finalVersion; h++) {
-      const mine = (await store.commitInfo(h)).appHash;
+      const mine = (await this.#store.commitInfo(h)).appHash;
       const theirs = referenceHashes[h - 1];
-      if (!equalBytes(mine, theirs) && !mismatches.some((m) => m.version === h)) {
-        mismatches.push({ version: h, appHash: toHex(mine), referenceAppHash: toHex(theirs) });
+      if (!equalBytes(mine, theirs) && !this.#mismatches.some((m) => m.version === h)) {
+        this.#mismatches.push({ version: h, appHash: toHex(mine), referenceAppHash: toHex(theirs) });
       }
     }
-    mismatches.sort((a, b) => a.version - b.version);
+    this.#mismatches.sort((a, b) => a.version - b.version);
+  }
 
+  async summary(generateMs: number): Promise<DemoSummary> {
+    const o = this.#o;
+    const store = this.#store;
+    const m = this.#m;
+    const finalVersion = store.latestVersion;
+    const switchedAtVersion = store.switchedAtVersion!;
+    await this.#checkEveryHeight(finalVersion);
     let leaves = 0;
-    for (const name of store.v1.storeNames()) leaves += (await store.v1.immutable(name, height)).size;
-    const restoreMs = (restoredAt ?? switchedAt ?? performance.now()) - startedAt;
-    const byStage = (s: DemoStage) =>
-      summarizeLatencies(blocks.filter((b) => b.stage === s).map((b) => b.latencyMs));
-    const summary: DemoSummary = {
+    for (const name of store.v1.storeNames()) leaves += (await store.v1.immutable(name, m.height)).size;
+    const restoreMs = (m.restoredAt ?? m.switchedAt ?? performance.now()) - m.startedAt;
+    const blocks = this.#blocks;
+    const byStage = (s: DemoStage) => blocks.filter((b) => b.stage === s);
+    const latencies = (bs: DemoBlock[]) => summarizeLatencies(bs.map((b) => b.latencyMs));
+    return {
       switchedAtVersion,
       finalVersion,
-      appHashContinuity: mismatches.length === 0,
-      mismatches: mismatches.slice(0, 10),
+      appHashContinuity: this.#mismatches.length === 0,
+      mismatches: this.#mismatches.slice(0, 10),
       appHash: toHex((await store.commitInfo(finalVersion)).appHash),
       commitLatencyMs: {
-        ...summarizeLatencies(blocks.map((b) => b.latencyMs)),
-        before: byStage('before'),
-        during: byStage('during'),
-        after: byStage('after'),
+        ...latencies(blocks),
+        before: latencies(byStage('before')),
+        during: latencies(byStage('during')),
+        after: latencies(byStage('after')),
       },
       migration: {
-        height,
+        height: m.height,
         leaves,
-        durationMs: Math.round((switchedAt ?? performance.now()) - startedAt),
+        durationMs: Math.round((m.switchedAt ?? performance.now()) - m.startedAt),
         restoreMs: Math.round(restoreMs),
         leavesPerSec: restoreMs > 0 ? Math.round((leaves * 1000) / restoreMs) : 0,
-        syncedVersions: switchedAtVersion - height,
+        syncedVersions: switchedAtVersion - m.height,
         throttle: o.throttle ?? null,
       },
       blocks: {
-        before: blocks.filter((b) => b.stage === 'before').length,
-        during: blocks.filter((b) => b.stage === 'during').length,
-        after: blocks.filter((b) => b.stage === 'after').length,
+        before: byStage('before').length,
+        during: byStage('during').length,
+        after: byStage('after').length,
         changesPerBlock: o.blockKeys,
         intervalMs: o.blockIntervalMs,
-        actualIntervalMs: { p50: roundedPercentile(gaps, 50), max: roundedPercentile(gaps, 100) },
+        actualIntervalMs: { p50: roundedPercentile(this.#gaps, 50), max: roundedPercentile(this.#gaps, 100) },
       },
       state: {
         stores: store.v1.storeNames(),
         keys: o.keys,
         versions: o.versions,
-        liveKeysAtEnd: maker.liveKeys,
+        liveKeysAtEnd: this.#maker.liveKeys,
         generateMs: Math.round(generateMs),
       },
-      paths,
-      rpc: rpc ? { url: rpc.url } : null,
+      paths: this.#paths,
+      rpc: this.#rpc ? { url: this.#rpc.url } : null,
       durationMs: 0,
     };
-    summary.durationMs = Math.round(performance.now() - t0);
-    return summary;
-  } finally {
-    for (const s of subs) s.unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    this.#sub.unsubscribe();
     // Closing on the way out: an error of the demo itself is the one to report.
-    await rpc?.close().catch(() => {});
-    await rs?.close().catch(() => {});
-    await node?.close();
-    await reference?.close();
+    await this.#rpc?.close().catch(() => {});
+    await this.#store.close().catch(() => {});
+    await this.#node.close();
+    await this.#ref.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { KvDb, LevelDatabase } from '../db/kv-db.js';
-import type { Changeset, KVPair, StoreChanges } from '../encoding/changeset.js';
+import type { KVPair, StoreChanges } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
 import type { TreeLayout } from '../iavl/node-db.js';
 import type { CommitInfo } from '../multistore/commit-info.js';
