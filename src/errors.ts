@@ -74,6 +74,28 @@ export class StoreMigrateError extends Error {
     this.details = options.details;
   }
 
+  /**
+   * Adds the context of the layer that caught `err` (which store, which height), as Go wraps
+   * with `%w`: the code stays, the message gains a prefix, the details merge, and the original
+   * error is the cause. Anything that is not a StoreMigrateError becomes one with `fallback`.
+   * @example
+   * throw StoreMigrateError.wrap(err, `store ${name} at ${height}`, { store: name, height });
+   * // ERR_MISSING_NODE: store bank at 17: node 0000…0003 is missing from the database
+   */
+  static wrap(
+    err: unknown,
+    context: string,
+    details: Record<string, unknown> = {},
+    fallback: ErrorCode = 'ERR_INTERNAL',
+  ): StoreMigrateError {
+    const inner = err instanceof StoreMigrateError ? err : undefined;
+    const message = err instanceof Error ? err.message : String(err);
+    return new StoreMigrateError(inner?.code ?? fallback, `${context}: ${message}`, {
+      cause: err,
+      details: { ...inner?.details, ...details },
+    });
+  }
+
   /** Wraps any thrown value; a StoreMigrateError passes through unchanged. */
   static from(err: unknown, code: ErrorCode, message: string): StoreMigrateError {
     if (err instanceof StoreMigrateError) return err;

@@ -69,7 +69,7 @@ async function statusAtRest(v1: MultiStoreV1, v2Path: string): Promise<HomeStatu
       v1LatestVersion: v1.latestVersion,
       v2LatestVersion: parts.sc.latestVersion,
       height: m.height,
-      migratedVersion: m.getMigratedVersion(),
+      migratedVersion: m.migratedVersion,
       switchedAtVersion: switchedRaw ? readU64be(switchedRaw, 0) : undefined,
       failure: await m.recordedFailure(),
       restoredStores: restore ? (JSON.parse(new TextDecoder().decode(restore)).done as string[]) : [],

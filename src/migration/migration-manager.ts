@@ -100,14 +100,13 @@ export class MigrationManager {
   #subs: Subscription[] = [];
   #error: unknown;
   #listeners = new Set<(version: number) => void>();
-  #opened = false;
   readonly #confirmCommits: boolean;
   #confirmed = 0;
   #confirmWaiters: Array<() => void> = [];
   #failure: Promise<never>;
   #rejectFailure: (err: unknown) => void = () => {};
 
-  constructor(options: MigrationManagerOptions) {
+  private constructor(options: MigrationManagerOptions) {
     this.#kv = options.db instanceof KvDb ? options.db : new KvDb(options.db);
     this.#snapshots = options.snapshots;
     this.#ss = options.stateStorage;
@@ -127,16 +126,26 @@ export class MigrationManager {
     this.progress$ = this.#tracker.progress$;
   }
 
-  /** Loads the persisted migration state (height, migrated version, buffered range). */
-  async open(): Promise<void> {
-    if (this.#opened) return;
+  /**
+   * A migration manager over v2 (`options.db`), with its persisted state loaded: the height,
+   * the migrated version and the buffered range.
+   * @example
+   * const manager = await MigrationManager.open({ db: v2, snapshots, stateStorage: ss, stateCommitment: sc });
+   * await manager.migrate(v1.latestVersion);
+   */
+  static async open(options: MigrationManagerOptions): Promise<MigrationManager> {
+    const m = new MigrationManager(options);
+    await m.#load();
+    return m;
+  }
+
+  async #load(): Promise<void> {
     await this.buffer.open();
     const h = await this.#kv.get(HEIGHT_KEY);
     const m = await this.#kv.get(MIGRATED_KEY);
     this.#height = h === undefined ? 0 : readU64be(h, 0);
     this.#migrated = m === undefined ? 0 : readU64be(m, 0);
     this.#tracker.update({ migratedVersion: this.#migrated, targetVersion: this.#height });
-    this.#opened = true;
   }
 
   /** The height the migration exports at (0 before it started). */
@@ -144,11 +153,13 @@ export class MigrationManager {
     return this.#height;
   }
 
-  getMigratedVersion(): number {
+  /** The last version migrated into v2 (restored, then each synced block). */
+  get migratedVersion(): number {
     return this.#migrated;
   }
 
-  getStateCommitment(): StateCommitment | undefined {
+  /** The StateCommitment the migration restores into, if it has one. */
+  get stateCommitment(): StateCommitment | undefined {
     return this.#sc;
   }
 
@@ -199,8 +210,8 @@ export class MigrationManager {
     changesets$: Observable<VersionedChangeset>,
     done$: Observable<void>,
   ): Promise<void> {
-    // Subscribe before anything else: a changeset emitted while we open must not be lost.
-    const ready = this.open().then(() => (this.#height > 0 ? this.#height : version));
+    // The height the buffer continues from when it is empty (opened state: no await needed).
+    const ready = Promise.resolve(this.#height > 0 ? this.#height : version);
     this.#subs.push(
       changesets$.subscribe({
         next: (vcs) => {
@@ -318,7 +329,6 @@ export class MigrationManager {
    * migration height must be the one recorded when the migration started.
    */
   async verifySource(): Promise<void> {
-    await this.open();
     if (this.#height === 0) return;
     const saved = await this.#kv.get(SOURCE_KEY);
     if (saved === undefined) return;
@@ -363,7 +373,6 @@ export class MigrationManager {
    * const r = await manager.migrate(v1.latestVersion); // r.appHash equals v1's at that height
    */
   async migrate(version: number): Promise<MigrateResult> {
-    await this.open();
     const started = performance.now();
     await this.#claimHeight(version);
     const plan = await this.#plan(version);
@@ -632,7 +641,6 @@ export class MigrationManager {
    * durable; after a crash each side skips what it already has.
    */
   async sync(): Promise<void> {
-    await this.open();
     const signal = this.#stop.signal;
     this.#tracker.update({ phase: 'syncing' });
     for (;;) {

@@ -392,8 +392,13 @@ export class CommitStore {
     const h = height ?? this.latest;
     const ci = await this.getCommitInfo(h);
     const t = await this.immutable(store, h);
-    const value = t.get(key);
-    if (!prove) return { value, height: h };
-    return { value, height: h, proof: queryProofOps(key, store, t.proof(key), ci) };
+    try {
+      const value = t.get(key);
+      if (!prove) return { value, height: h };
+      return { value, height: h, proof: queryProofOps(key, store, t.proof(key), ci) };
+    } catch (err) {
+      // A node read failed (missing, corrupt, I/O): say where.
+      throw StoreMigrateError.wrap(err, `store ${store} at height ${h}`, { store, height: h });
+    }
   }
 }

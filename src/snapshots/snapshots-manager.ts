@@ -86,9 +86,11 @@ export class SnapshotsManager {
     this.#begin();
     this.#migrating = true;
     const stats: ExportStats = { height, stores: [], leaves: 0, nodes: 0 };
+    let current: string | undefined;
     try {
       await this.#source.getCommitInfo(height);
       for (const name of this.#source.storeNames()) {
+        current = name;
         const tree = await this.#source.immutable(name, height);
         options.onStore?.(name, tree.size);
         await stream.writeMsg({ kind: 'store', name });
@@ -131,7 +133,15 @@ export class SnapshotsManager {
       stream.close();
       this.#log.info({ height, leaves: stats.leaves, nodes: stats.nodes }, 'migration export done');
       return stats;
-    } catch (err) {
+    } catch (caught) {
+      // v1's own errors (a missing or corrupt node) say which store and height they were in.
+      const err =
+        caught instanceof StoreMigrateError && caught.code !== 'ERR_STREAM_CLOSED' && current !== undefined
+          ? StoreMigrateError.wrap(caught, `exporting store ${current} of v1 at height ${height}`, {
+              store: current,
+              height,
+            })
+          : caught;
       stream.closeWithError(err);
       this.#log.warn({ height, err }, 'migration export failed');
       throw err;

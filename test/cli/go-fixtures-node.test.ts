@@ -105,8 +105,7 @@ describe.each(NAMES)('a node home made from the Go fixture %s', (name) => {
     const window = historyWindow(go);
     const db = await openDb(v2, { createIfMissing: false });
     try {
-      const ss = new StateStorage(new KvDb(db), { prefix: V2Keys.ssPrefix });
-      await ss.open();
+      const ss = await StateStorage.open(new KvDb(db), { prefix: V2Keys.ssPrefix });
       expect([ss.earliestVersion, ss.latestVersion]).toEqual([window[0], go.latestVersion]);
       for (const h of window) {
         for (const [store, digest] of Object.entries(go.contents![h])) {

@@ -34,9 +34,8 @@ async function v2Parts(
   opts: { throttle?: number; history?: number } = {},
 ) {
   const sc = await StateCommitment.open(v2Db);
-  const ss = new StateStorage(v2Db, { prefix: utf8('ss/') });
-  await ss.open();
-  const manager = new MigrationManager({
+  const ss = await StateStorage.open(v2Db, { prefix: utf8('ss/') });
+  const manager = await MigrationManager.open({
     db: v2Db,
     snapshots: new SnapshotsManager(ms),
     stateStorage: ss,
@@ -67,7 +66,7 @@ describe('MigrationManager', () => {
             resolve();
           }
         });
-        if (t.manager.getMigratedVersion() === 15) resolve();
+        if (t.manager.migratedVersion === 15) resolve();
       });
       done.next();
       await run;
@@ -142,7 +141,14 @@ describe('MigrationManager', () => {
     const t = await setup(300, 3);
     try {
       await new KvDb(t.v2Db).put(changesetKey(4), new Uint8Array([1, 5, 0xff]));
-      const run = t.manager.start(3, new Subject<VersionedChangeset>(), new Subject<void>());
+      // Opened after the corrupt entry landed, as a node restarting on such a v2 would be.
+      const manager = await MigrationManager.open({
+        db: t.v2Db,
+        snapshots: new SnapshotsManager(t.ms),
+        stateStorage: t.ss,
+        stateCommitment: t.sc,
+      });
+      const run = manager.start(3, new Subject<VersionedChangeset>(), new Subject<void>());
       await expect(run).rejects.toMatchObject({ code: 'ERR_INVALID_CHANGESET' });
     } finally {
       await t.v1Db.close();

@@ -335,16 +335,14 @@ const generators: Record<string, (c: Case) => Promise<string>> = {
     return code;
   },
   'ss-version-gap': async () => {
-    const ss = new StateStorage(new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }));
-    await ss.open();
+    const ss = await StateStorage.open(new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }));
     await ss.applyChangeset(1, blockAt(2));
     const code = await codeOf(() => ss.applyChangeset(3, blockAt(3)));
     expect(ss.latestVersion).toBe(1);
     return code;
   },
   'ss-duplicate-version': async () => {
-    const ss = new StateStorage(new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }));
-    await ss.open();
+    const ss = await StateStorage.open(new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }));
     await ss.applyChangeset(1, blockAt(2));
     await ss.applyChangeset(2, blockAt(3));
     const code = await codeOf(() => ss.applyChangeset(2, blockAt(4)));

@@ -28,8 +28,7 @@ describe('the two worlds agree', () => {
     try {
       const v1 = await MultiStoreV1.open(v1db, { stores: STORES });
       const sc = await StateCommitment.open(v2db, { stores: STORES });
-      const ss = new StateStorage(v2db, { prefix: utf8('ss/') });
-      await ss.open();
+      const ss = await StateStorage.open(v2db, { prefix: utf8('ss/') });
       const rng = new Rng(2026);
       const keys = Array.from({ length: 400 }, (_, i) =>
         i % 7 === 0 ? new Uint8Array([i & 0xff, 0, 0xff]) : utf8(`key/${i}`),

@@ -44,9 +44,8 @@ export async function openV2Home(
   const sc = await StateCommitment.open(v2, {
     stores: v1.latestVersion === 0 ? v1.storeNames() : undefined,
   });
-  const ss = new StateStorage(v2, { prefix: V2Keys.ssPrefix });
-  await ss.open();
-  const manager = new MigrationManager({
+  const ss = await StateStorage.open(v2, { prefix: V2Keys.ssPrefix });
+  const manager = await MigrationManager.open({
     db: v2,
     snapshots: new SnapshotsManager(v1, { logger: options.logger }),
     stateStorage: ss,
@@ -58,6 +57,5 @@ export async function openV2Home(
     batchBytes: options.batchBytes,
     confirmCommits: options.confirmCommits,
   });
-  await manager.open();
   return { sc, ss, manager };
 }

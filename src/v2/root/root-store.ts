@@ -164,7 +164,7 @@ export class RootStore {
     // The records are written after what they describe (and the height is a v1 version): if
     // v2 or v1 does not back them up, they are corrupt, and trusting them could switch to an
     // incomplete v2.
-    const migrated = manager.getMigratedVersion();
+    const migrated = manager.migratedVersion;
     if (
       manager.height > v1.latestVersion ||
       migrated > v1.latestVersion ||
@@ -204,7 +204,7 @@ export class RootStore {
    */
   static async #lostChangesets(manager: MigrationManager, v1: MultiStoreV1): Promise<boolean> {
     if (manager.height === 0) return false;
-    const from = Math.max(manager.getMigratedVersion(), manager.height) + 1;
+    const from = Math.max(manager.migratedVersion, manager.height) + 1;
     if (from > v1.latestVersion) return false;
     return (await manager.buffer.check(from, v1.latestVersion)) !== 'ok';
   }
@@ -223,7 +223,7 @@ export class RootStore {
     const height = m.height > 0 ? m.height : this.v1.latestVersion;
     this.#mode = 'migrating';
     this.#events.next({ type: 'started', version: height });
-    let restored = m.getMigratedVersion() >= height;
+    let restored = m.migratedVersion >= height;
     m.onMigrated((v) => {
       if (!restored) {
         restored = true;
@@ -268,7 +268,7 @@ export class RootStore {
   }
 
   get migratedVersion(): number {
-    return this.manager.getMigratedVersion();
+    return this.manager.migratedVersion;
   }
 
   get latestVersion(): number {
@@ -305,7 +305,7 @@ export class RootStore {
       this.#mode === 'migrating' &&
       !this.#postponed &&
       this.manager.error === undefined &&
-      this.manager.getMigratedVersion() === this.v1.latestVersion
+      this.manager.migratedVersion === this.v1.latestVersion
     );
   }
 
@@ -341,7 +341,7 @@ export class RootStore {
         v1LatestVersion: this.v1.latestVersion,
         v2LatestVersion: this.sc.latestVersion,
         height: m.height,
-        migratedVersion: m.getMigratedVersion(),
+        migratedVersion: m.migratedVersion,
         switchedAtVersion: this.#switchedAt,
         failure: undefined,
         restoredStores: [],

@@ -75,15 +75,26 @@ export class StateStorage {
    */
   #pruneLock: Promise<unknown> = Promise.resolve();
 
-  constructor(db: LevelDatabase | KvDb, options: StateStorageOptions = {}) {
+  private constructor(db: LevelDatabase | KvDb, options: StateStorageOptions) {
     const base = db instanceof KvDb ? db : new KvDb(db);
     this.kv = options.prefix && options.prefix.length > 0 ? base.sub(options.prefix) : base;
     this.#data = this.kv.sub(Uint8Array.of(DATA_PREFIX));
     this.#meta = this.kv.sub(Uint8Array.of(META_PREFIX));
   }
 
-  /** Loads the metadata. Call once before anything else (again to reload). */
-  async open(): Promise<void> {
+  /**
+   * Opens a StateStorage in `db` (under `options.prefix`), loading its metadata.
+   * @example
+   * const ss = await StateStorage.open(db, { prefix: V2Keys.ssPrefix });
+   * await ss.get('bank', key, ss.latestVersion);
+   */
+  static async open(db: LevelDatabase | KvDb, options: StateStorageOptions = {}): Promise<StateStorage> {
+    const ss = new StateStorage(db, options);
+    await ss.#load();
+    return ss;
+  }
+
+  async #load(): Promise<void> {
     const [latest, earliest, restore] = await this.#meta.getMany([META_LATEST, META_EARLIEST, META_RESTORE]);
     this.#latest = latest === undefined ? 0 : readVersion(latest, 'latest');
     this.#earliest = earliest === undefined ? 0 : readVersion(earliest, 'earliest');
