@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MultiStoreV1, openDb, RootStore } from '../dist/index.js';
+import { SeededRandom } from '../dist/workload/seeded-random.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -61,15 +62,10 @@ const STORE_NAMES = ['auth', 'bank', 'distribution', 'gov', 'mint', 'slashing', 
 const enc = new TextEncoder();
 const hex = (b) => Buffer.from(b).toString('hex');
 
+// The project's one seeded PRNG (src/workload/seeded-random.ts), from the build.
 function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.float();
 }
 
 function chain(stores, keys, changes, seed) {

@@ -1,47 +1,10 @@
-/**
- * mulberry32: a tiny, fast, seeded 32-bit PRNG. Not for cryptography; it only has to make
- * the same keys and values for the same seed on every machine.
- */
-export class Prng {
-  #state: number;
+import { SeededRandom } from '../../src/workload/seeded-random.js';
 
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** The next 32-bit unsigned integer. */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
+/** The project's one seeded PRNG, with `int(min, max)` inclusive as the benchmarks draw sizes. */
+export class Prng extends SeededRandom {
   /** An integer in [min, max], both inclusive. */
-  int(min: number, max: number): number {
-    return min + (this.next() % (max - min + 1));
-  }
-
-  /** `n` pseudo-random bytes. */
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const r = this.next();
-      out[i] = r & 0xff;
-      out[i + 1] = (r >>> 8) & 0xff;
-      out[i + 2] = (r >>> 16) & 0xff;
-      out[i + 3] = r >>> 24;
-    }
-    if (i < n) {
-      let r = this.next();
-      for (; i < n; i++) {
-        out[i] = r & 0xff;
-        r >>>= 8;
-      }
-    }
-    return out;
+  override int(min: number, max?: number): number {
+    return max === undefined ? super.int(min) : this.range(min, max);
   }
 }
 

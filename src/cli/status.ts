@@ -9,9 +9,6 @@ import { homePaths } from '../v2/root/node-home.js';
 import { EXIT_OK, printResult } from './cli-context.js';
 import { type CommandOptions, openExistingV1, requiredOption, withDatabase } from './options.js';
 
-/** The status document: the same type as the migration_status RPC. */
-export type HomeStatus = MigrationStatus;
-
 /** `status --home DIR`: the migration phase and progress of a node home that is not running. */
 export async function runStatus(opts: CommandOptions): Promise<number> {
   const home = requiredOption(opts, 'status', 'home', '--home <dir>');
@@ -43,7 +40,7 @@ export async function runStatus(opts: CommandOptions): Promise<number> {
 }
 
 /** A home whose v2 directory does not exist yet. */
-function notStarted(v1: MultiStoreV1): HomeStatus {
+function notStarted(v1: MultiStoreV1): MigrationStatus {
   return migrationStatus({
     stores: v1.storeNames(),
     v1LatestVersion: v1.latestVersion,
@@ -58,7 +55,7 @@ function notStarted(v1: MultiStoreV1): HomeStatus {
 }
 
 /** What v2 holds, read without starting anything, through the one status model. */
-async function statusAtRest(v1: MultiStoreV1, v2Path: string): Promise<HomeStatus> {
+async function statusAtRest(v1: MultiStoreV1, v2Path: string): Promise<MigrationStatus> {
   const parts = await openV2(v2Path, v1, { create: false });
   return withDatabase(parts.db, async () => {
     const m = parts.manager;

@@ -3,11 +3,8 @@ import type { MigrationStatus } from '../migration/migration-status.js';
 import type { RootStore } from '../v2/root/root-store.js';
 import { INVALID_PARAMS, JsonRpcError, type JsonRpcMethod, type RawParams } from './json-rpc.js';
 
-/** What `migration_status` returns: the status document, the same as `status --json`. */
-export type StatusDocument = MigrationStatus;
-
 /** The status of a running RootStore, in the shape `status --json` prints for a home at rest. */
-export function statusDocument(store: RootStore): StatusDocument {
+export function statusDocument(store: RootStore): MigrationStatus {
   return store.status();
 }
 

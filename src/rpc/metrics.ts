@@ -1,7 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
+import type { MigrationStatus } from '../migration/migration-status.js';
 import type { RootStore } from '../v2/root/root-store.js';
-import { type StatusDocument, statusDocument } from './methods.js';
+import { statusDocument } from './methods.js';
 
 /** Every value `store_migrate_phase{phase}` takes; exactly one of them is 1. */
 export const PHASES = ['not-started', 'idle', 'restoring', 'syncing', 'waiting-switch', 'switched', 'failed'];
@@ -107,11 +108,11 @@ export class RpcMetrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  #status(): StatusDocument {
+  #status(): MigrationStatus {
     return statusDocument(this.#store);
   }
 
-  #gauge(name: string, help: string, read: (s: StatusDocument) => number): void {
+  #gauge(name: string, help: string, read: (s: MigrationStatus) => number): void {
     const g: Gauge = new Gauge({
       name,
       help,

@@ -1,6 +1,6 @@
 import type { Changeset, KVPair } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
-import { SyntheticRandom } from './synthetic-state.js';
+import { SeededRandom } from './seeded-random.js';
 
 /** Shares of a block's changes: the rest (UPDATE) updates existing keys. */
 const CREATE_SHARE = 0.3;
@@ -22,7 +22,7 @@ export interface BlockStats {
  * a live one (45%). The same seed and starting keys always give the same blocks.
  */
 export class BlockMaker {
-  readonly #rng: SyntheticRandom;
+  readonly #rng: SeededRandom;
   readonly #stores: string[];
   readonly #live: Uint8Array[][];
   #total: number;
@@ -30,7 +30,7 @@ export class BlockMaker {
   /** `live`: the keys each store holds now; the maker keeps the arrays and changes them. */
   constructor(live: Map<string, Uint8Array[]>, seed: number) {
     if (live.size === 0) throw new StoreMigrateError('ERR_INVALID_PARAMS', 'a block maker needs a store');
-    this.#rng = new SyntheticRandom(seed);
+    this.#rng = new SeededRandom(seed);
     this.#stores = [...live.keys()].sort();
     this.#live = this.#stores.map((s) => live.get(s)!);
     this.#total = this.#live.reduce((a, k) => a + k.length, 0);

@@ -4,6 +4,7 @@ import { StoreMigrateError } from '../errors.js';
 import type { TreeLayout } from '../iavl/node-db.js';
 import type { CommitInfo } from '../multistore/commit-info.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { SeededRandom } from './seeded-random.js';
 
 /**
  * A synthetic store v1 state with history, shaped like a Cosmos chain's: stores named after
@@ -91,73 +92,8 @@ const PROGRESS_EVERY = 16_384;
 // ---------------------------------------------------------------------------------------
 // Deterministic randomness
 
-/** sfc32: a small, fast PRNG with a 128-bit state (PractRand-clean), seeded by an integer. */
-export class SyntheticRandom {
-  #a: number;
-  #b: number;
-  #c: number;
-  #d: number;
-
-  constructor(seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) {
-      throw new StoreMigrateError(
-        'ERR_INVALID_PARAMS',
-        `seed must be a non-negative safe integer, not ${seed}`,
-      );
-    }
-    this.#a = 0x9e3779b9;
-    this.#b = 0x243f6a88 ^ Math.floor(seed / 0x1_0000_0000);
-    this.#c = 0xb7e15162;
-    this.#d = seed >>> 0;
-    for (let i = 0; i < 20; i++) this.u32();
-  }
-
-  u32(): number {
-    const a = this.#a;
-    const b = this.#b;
-    const c = this.#c;
-    const d = this.#d;
-    const t = (((a + b) | 0) + d) | 0;
-    this.#d = (d + 1) | 0;
-    this.#a = b ^ (b >>> 9);
-    this.#b = (c + (c << 3)) | 0;
-    this.#c = (((c << 21) | (c >>> 11)) + t) | 0;
-    return t >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  float(): number {
-    return this.u32() / 0x1_0000_0000;
-  }
-
-  /** Uniform integer in [0, n), for n up to 2^32. */
-  int(n: number): number {
-    return Math.floor(this.float() * n);
-  }
-
-  /** Integer in [min, max], log-uniform: most draws small, a long tail of large ones. */
-  logUniform(min: number, max: number): number {
-    if (min >= max) return min;
-    return Math.min(max, Math.floor(min * (max / min + 1 / min) ** this.float()));
-  }
-
-  /** Fills `buf[offset, offset + length)` with random bytes, four per draw. */
-  fill(buf: Uint8Array, offset: number, length: number): void {
-    const end = offset + length;
-    let i = offset;
-    for (; i + 4 <= end; i += 4) {
-      const r = this.u32();
-      buf[i] = r;
-      buf[i + 1] = r >>> 8;
-      buf[i + 2] = r >>> 16;
-      buf[i + 3] = r >>> 24;
-    }
-    if (i < end) {
-      let r = this.u32();
-      for (; i < end; i++, r >>>= 8) buf[i] = r;
-    }
-  }
-}
+/** The synthetic state's PRNG: the project's one seeded PRNG (SeededRandom). */
+export { SeededRandom as SyntheticRandom } from './seeded-random.js';
 
 // ---------------------------------------------------------------------------------------
 // Store profiles: what a module's keys and values look like
@@ -395,9 +331,9 @@ class KeyMaker {
   readonly #families: KeyFamily[];
   readonly #cumulative: number[];
   readonly #counters: number[];
-  readonly #rng: SyntheticRandom;
+  readonly #rng: SeededRandom;
 
-  constructor(profile: StoreProfile, rng: SyntheticRandom) {
+  constructor(profile: StoreProfile, rng: SeededRandom) {
     this.#families = profile.families;
     let sum = 0;
     this.#cumulative = profile.families.map((f) => {
@@ -489,9 +425,9 @@ function writeDecimal(buf: Uint8Array, o: number, n: number): number {
  */
 class ValueMaker {
   readonly #pool: Uint8Array;
-  readonly #rng: SyntheticRandom;
+  readonly #rng: SeededRandom;
 
-  constructor(rng: SyntheticRandom) {
+  constructor(rng: SeededRandom) {
     this.#rng = rng;
     const pool = new Uint8Array(VALUE_POOL_SIZE);
     rng.fill(pool, 0, pool.length);
@@ -611,7 +547,7 @@ export async function generateSyntheticState(
   onProgress?: (p: SyntheticStateProgress) => void,
 ): Promise<SyntheticStateStats> {
   const o = resolveOptions(options);
-  const rng = new SyntheticRandom(o.seed);
+  const rng = new SeededRandom(o.seed);
   const plans = planStores(o.stores, o.keys, o.versions);
   const ms = await generationTarget(target, o, plans);
   const gen = new Generation(rng, plans, o.versions, onProgress);
@@ -672,7 +608,7 @@ class Generation {
   readonly #liveFamily: number[][];
   readonly #keyMakers: KeyMaker[];
   readonly #values: ValueMaker;
-  readonly #rng: SyntheticRandom;
+  readonly #rng: SeededRandom;
   readonly #plans: StorePlan[];
   readonly #versions: number;
   readonly #onProgress: ((p: SyntheticStateProgress) => void) | undefined;
@@ -686,7 +622,7 @@ class Generation {
   #sinceReport = 0;
 
   constructor(
-    rng: SyntheticRandom,
+    rng: SeededRandom,
     plans: StorePlan[],
     versions: number,
     onProgress: ((p: SyntheticStateProgress) => void) | undefined,

@@ -67,6 +67,35 @@ describe('serve', () => {
     });
   });
 
+  it('SIGTERM during the restore closes cleanly (exit 0), and the next start resumes the migration', async () => {
+    const home = join(tempDir('serve'), 'home');
+    const db = await openDb(join(home, 'application.db'));
+    await buildV1(db, { stores: ['acc', 'bank'], keysPerStore: 4000, versions: 2 });
+    await db.close();
+    const first = await serve(['--home', home, '--port', '0', '--throttle', '2000']);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const st = (await rpc(first.url, 'migration_status')) as {
+        phase: string;
+        progress: { leavesDone?: number };
+      };
+      if (st.phase === 'restoring' && (st.progress.leavesDone ?? 0) > 0) break;
+      if (Date.now() > deadline) throw new Error(`never restoring: ${JSON.stringify(st)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    const atRest = JSON.parse(runCli(['status', '--home', home, '--json']).stdout);
+    expect(atRest.phase).toBe('restoring');
+
+    const second = await serve(['--home', home, '--port', '0']);
+    expect(await waitForSwitch(second.url)).toMatchObject({ phase: 'switched' });
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+    // The restore picked up from its checkpoint rather than starting over.
+    expect(second.stderr()).toMatch(/"resumed":true[^\n]*"msg":"restore done"/);
+  });
+
   it('with --json prints one JSON summary on stdout at the end (SIGINT)', async () => {
     const home = await makeHome();
     const s = await serve(['--home', home, '--port', '0', '--json', '--no-progress']);

@@ -2,18 +2,15 @@
 // version, so a node killed and restarted any number of times commits the same chain as the
 // reference. Plain JavaScript, because the crashing child process runs it without a compiler.
 
+import { SeededRandom } from '../../dist/workload/seeded-random.js';
+
 export const STORES = ['acc', 'bank', 'staking'];
 export const KEYS_PER_STORE = 2000;
 
+// The project's one seeded PRNG (src/workload/seeded-random.ts), from the build.
 function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.float();
 }
 
 const enc = new TextEncoder();

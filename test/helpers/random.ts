@@ -1,32 +1,10 @@
-/** A small seeded PRNG (mulberry32) so property tests are repeatable. */
-export class Rng {
-  #s: number;
+import { SeededRandom } from '../../src/workload/seeded-random.js';
 
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-
+/** The project's seeded PRNG (src/workload/seeded-random.ts), with `next()` in [0, 1), so property tests are repeatable. */
+export class Rng extends SeededRandom {
   /** Uniform in [0, 1). */
   next(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
+    return this.float();
   }
 }
 
