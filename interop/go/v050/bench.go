@@ -222,11 +222,7 @@ func benchMigrate(args []string) error {
 		return err
 	}
 	defer done()
-	latestBz, err := src.Get([]byte("s/latest"))
-	if err != nil || latestBz == nil {
-		return fmt.Errorf("%s has no s/latest (%v)", *v1, err)
-	}
-	height, err := decodeInt64Value(latestBz)
+	height, err := latestOf(src, "s/", *v1)
 	if err != nil {
 		return err
 	}

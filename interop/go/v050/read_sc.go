@@ -58,12 +58,8 @@ func readSC(args []string) error {
 		return err
 	}
 	defer done()
-	latestBz, err := db.Get([]byte("c/latest"))
-	if err != nil || latestBz == nil {
-		return fmt.Errorf("%s has no c/latest: not a StateCommitment (%v)", *dir, err)
-	}
-	var latest int64
-	if latest, err = decodeInt64Value(latestBz); err != nil {
+	latest, err := latestOf(db, "c/", *dir)
+	if err != nil {
 		return err
 	}
 	rep := &goref.Report{Era: "v050-sc", Modules: goref.ModuleVersions(), LatestVersion: latest, Digests: map[string]goref.Digest{}, Queryable: []int64{}}
@@ -133,6 +129,15 @@ func readSC(args []string) error {
 		rep.Digests[name] = d.Result()
 	}
 	return goref.WriteJSON(*out, rep)
+}
+
+// latestOf reads `<meta>latest` (s/ for rootmulti, c/ for store-migrate's StateCommitment).
+func latestOf(db dbm.DB, meta, path string) (int64, error) {
+	bz, err := db.Get([]byte(meta + "latest"))
+	if err != nil || bz == nil {
+		return 0, fmt.Errorf("%s has no %slatest: not a store with %s commit records (%v)", path, meta, meta, err)
+	}
+	return decodeInt64Value(bz)
 }
 
 // decodeInt64Value reads a google.protobuf.Int64Value (field 1, varint).
