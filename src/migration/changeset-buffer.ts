@@ -19,8 +19,8 @@ function versionOfKey(k: Uint8Array): number {
 }
 
 /**
- * The changesets committed to v1 while the migration runs, persisted under `m/cs_<version>`
- * with the cosmos changeset codec. Versions must arrive without gaps; a duplicate with the
+ * The changesets committed to v1 while the migration runs, persisted under `changesetKey(version)`
+ * (V2Keys) with the cosmos changeset codec. Versions must arrive without gaps; a duplicate with the
  * same bytes is accepted (a replay after a restart), one with other bytes is refused.
  * Readers wait for a version without polling: each write wakes them.
  */

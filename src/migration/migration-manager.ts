@@ -252,7 +252,7 @@ export class MigrationManager {
     this.#kv.put(FAILED_KEY, utf8(JSON.stringify(e))).catch((writeErr: unknown) => {
       // Without the record the next start may resume from this state; the buffer and roots
       // are still checked then, but say so.
-      this.#log.warn({ err: writeErr }, 'could not record the failure in v2 (m/failed)');
+      this.#log.warn({ err: writeErr }, 'could not record the failure in v2 (V2Keys.failed)');
     });
   }
 
