@@ -11,13 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"cosmossdk.io/log"
-	storetypes "cosmossdk.io/store/types"
 	dbm "github.com/cosmos/cosmos-db"
-	"github.com/cosmos/gogoproto/proto"
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
 
@@ -226,13 +223,9 @@ func benchMigrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	ciBz, err := src.Get([]byte("s/" + strconv.FormatInt(height, 10)))
-	if err != nil || ciBz == nil {
+	ci, err := commitInfoAt(src, "s/", height)
+	if err != nil || ci == nil {
 		return fmt.Errorf("no CommitInfo at %d (%v)", height, err)
-	}
-	ci := &storetypes.CommitInfo{}
-	if err := proto.Unmarshal(ciBz, ci); err != nil {
-		return err
 	}
 	sort.Slice(ci.StoreInfos, func(i, j int) bool { return ci.StoreInfos[i].Name < ci.StoreInfos[j].Name })
 	dst, err := dbm.NewGoLevelDB("v2", filepath.Clean(*work), nil)

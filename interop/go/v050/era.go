@@ -81,13 +81,19 @@ func storeNames(db dbm.DB) ([]string, error) {
 }
 
 func readCommitInfo(db dbm.DB, h int64) (*storetypes.CommitInfo, error) {
-	bz, err := db.Get([]byte(fmt.Sprintf("s/%d", h)))
+	return commitInfoAt(db, "s/", h)
+}
+
+// commitInfoAt reads the CommitInfo at `<meta><h>` (s/ for rootmulti, c/ for store-migrate's
+// StateCommitment); nil when there is none.
+func commitInfoAt(db dbm.DB, meta string, h int64) (*storetypes.CommitInfo, error) {
+	bz, err := db.Get([]byte(fmt.Sprintf("%s%d", meta, h)))
 	if err != nil || bz == nil {
 		return nil, err
 	}
 	ci := &storetypes.CommitInfo{}
 	if err := proto.Unmarshal(bz, ci); err != nil {
-		return nil, fmt.Errorf("CommitInfo at %d: %w", h, err)
+		return nil, fmt.Errorf("CommitInfo at %s%d: %w", meta, h, err)
 	}
 	return ci, nil
 }

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"cosmossdk.io/log"
-	storetypes "cosmossdk.io/store/types"
 	dbm "github.com/cosmos/cosmos-db"
-	"github.com/cosmos/gogoproto/proto"
 	"github.com/cosmos/iavl"
 	iavldb "github.com/cosmos/iavl/db"
 	"github.com/syndtr/goleveldb/leveldb/opt"
@@ -65,16 +62,12 @@ func readSC(args []string) error {
 	rep := &goref.Report{Era: "v050-sc", Modules: goref.ModuleVersions(), LatestVersion: latest, Digests: map[string]goref.Digest{}, Queryable: []int64{}}
 	trees := map[string]*iavl.MutableTree{}
 	for h := int64(1); h <= latest; h++ {
-		bz, err := db.Get([]byte("c/" + strconv.FormatInt(h, 10)))
+		ci, err := commitInfoAt(db, "c/", h)
 		if err != nil {
 			return err
 		}
-		if bz == nil {
+		if ci == nil {
 			continue
-		}
-		ci := &storetypes.CommitInfo{}
-		if err := proto.Unmarshal(bz, ci); err != nil {
-			return fmt.Errorf("c/%d: %w", h, err)
 		}
 		hr := heightReport(h, ci)
 		hr.Queryable = true
