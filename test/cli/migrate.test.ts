@@ -26,6 +26,20 @@ function generate(dir: string, keys: number, seed = 1): void {
   expect(r.code, r.stderr).toBe(0);
 }
 
+/** A v1 of 30,000 keys and a `migrate` of it slowed by --throttle, so a test can stop it midway. */
+function slowMigrate(name: string, stdio: 'ignore' | 'pipe') {
+  const dir = tempDir(name);
+  generate(dir, 30000);
+  const v1 = join(dir, 'application.db');
+  const v2 = join(dir, 'v2');
+  const child = spawn(
+    process.execPath,
+    [CLI_BIN, 'migrate', '--v1', v1, '--v2', v2, '--throttle', '10000', '--no-progress'],
+    { stdio: ['ignore', stdio, stdio] },
+  );
+  return { v1, v2, child };
+}
+
 describe('migrate, verify and status', () => {
   it('migrate then verify reports ok, with the migrated app hash equal to v1; a changed value makes verify exit 1', async () => {
     const dir = tempDir('cli-mig');
@@ -87,17 +101,7 @@ describe('migrate, verify and status', () => {
   });
 
   it('resumes after the process is killed, reporting resumed: true', async () => {
-    const dir = tempDir('cli-res');
-    generate(dir, 30000);
-    const v1 = join(dir, 'application.db');
-    const v2 = join(dir, 'v2');
-    const child = spawn(
-      process.execPath,
-      [CLI_BIN, 'migrate', '--v1', v1, '--v2', v2, '--throttle', '10000', '--no-progress'],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const { v1, v2, child } = slowMigrate('cli-res', 'ignore');
     await new Promise((r) => setTimeout(r, 1800));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
@@ -116,15 +120,7 @@ describe('migrate, verify and status', () => {
   ] as const)(
     'stops on %s: exits %i within 5 s naming the checkpoint and the resume command, and resumes',
     async (signal, exitCode) => {
-      const dir = tempDir('cli-stop');
-      generate(dir, 30000);
-      const v1 = join(dir, 'application.db');
-      const v2 = join(dir, 'v2');
-      const child = spawn(
-        process.execPath,
-        [CLI_BIN, 'migrate', '--v1', v1, '--v2', v2, '--throttle', '10000', '--no-progress'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const { v1, v2, child } = slowMigrate('cli-stop', 'pipe');
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
