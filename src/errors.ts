@@ -41,6 +41,7 @@ export const ErrorCodes = [
   'ERR_MIGRATION_FAILED',
   'ERR_VERIFY_FAILED',
   'ERR_CORRUPT_CHECKPOINT',
+  'ERR_WORKER_DIED',
   // db and io
   'ERR_DB_OPEN',
   'ERR_DB_IO',
@@ -103,6 +104,35 @@ export class StoreMigrateError extends Error {
       cause: err,
     });
   }
+}
+
+/** An error as it crosses a thread boundary (structured clone drops the class). */
+export interface WireError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * `err` as a WireError, to post to another thread.
+ * @example
+ * port.postMessage({ t: 'failed', error: toWireError(err) });
+ */
+export function toWireError(err: unknown, fallback: ErrorCode = 'ERR_MIGRATION_FAILED'): WireError {
+  const e = StoreMigrateError.from(err, fallback, 'failed');
+  return { code: e.code, message: e.message, details: e.details };
+}
+
+/**
+ * The StoreMigrateError a WireError stands for (an unknown code becomes ERR_INTERNAL).
+ * @example
+ * throw fromWireError(reply.error); // same code and message as on the other thread
+ */
+export function fromWireError(w: WireError): StoreMigrateError {
+  const known = (ErrorCodes as readonly string[]).includes(w.code);
+  return new StoreMigrateError(known ? (w.code as ErrorCode) : 'ERR_INTERNAL', w.message, {
+    details: w.details,
+  });
 }
 
 export function isStoreMigrateError(err: unknown, code?: ErrorCode): err is StoreMigrateError {

@@ -316,8 +316,12 @@ export class CommitStore {
     }
   }
 
-  /** Commits the working trees as `version`, which must be the next one. */
-  async commitVersion(version: number): Promise<CommitInfo> {
+  /**
+   * Commits the working trees as `version`, which must be the next one. With `gate`, the trees
+   * are hashed and staged first and written only once it settles: a write-ahead log elsewhere
+   * (RootStore's changeset buffer) is made durable meanwhile instead of before.
+   */
+  async commitVersion(version: number, gate?: Promise<unknown>): Promise<CommitInfo> {
     this.checkWritable();
     const next = this.latest + 1;
     if (version !== next) {
@@ -341,6 +345,7 @@ export class CommitStore {
       const ci = makeCommitInfo(version, stores, Date.now());
       batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
       batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
+      if (gate) await gate.catch(() => {}); // its outcome is the caller's; only the order matters here
       await batch.write();
       this.latest = version;
       this.lastCommit = ci;
@@ -352,8 +357,11 @@ export class CommitStore {
     return this.lastCommit;
   }
 
-  /** Validates, applies and commits a changeset as the next version (or `expectedVersion`). */
-  async commit(cs: Changeset, expectedVersion?: number): Promise<CommitInfo> {
+  /**
+   * Validates, applies and commits a changeset as the next version (or `expectedVersion`);
+   * `gate` holds the write back as in commitVersion.
+   */
+  async commit(cs: Changeset, expectedVersion?: number, gate?: Promise<unknown>): Promise<CommitInfo> {
     this.checkWritable();
     const version = expectedVersion ?? this.latest + 1;
     if (version !== this.latest + 1) return this.commitVersion(version);
@@ -365,7 +373,7 @@ export class CommitStore {
       await this.rollback();
       throw err;
     }
-    return this.commitVersion(version);
+    return this.commitVersion(version, gate);
   }
 
   /** Drops unsaved and staged changes: every tree goes back to the last committed version. */

@@ -1,4 +1,4 @@
-import { type Observable, ReplaySubject, Subject } from 'rxjs';
+import { type Observable, ReplaySubject, Subject, type Subscription } from 'rxjs';
 import type { LevelDatabase } from '../../db/kv-db.js';
 import { KvDb } from '../../db/kv-db.js';
 import { readU64be, u64be } from '../../encoding/byte-writer.js';
@@ -6,13 +6,15 @@ import type { Changeset, VersionedChangeset } from '../../encoding/changeset.js'
 import { isStoreMigrateError, StoreMigrateError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import type { MigrationManager } from '../../migration/migration-manager.js';
+import type { MigrationRunner } from '../../migration/migration-runner.js';
 import { type MigrationStatus, migrationStatus } from '../../migration/migration-status.js';
 import type { MigrationProgress } from '../../migration/progress.js';
 import type { CommitInfo } from '../../multistore/commit-info.js';
 import type { QueryResult } from '../../multistore/proof-ops.js';
 import { MultiStoreV1 } from '../../v1/multi-store-v1.js';
+import { MigrationThread } from '../../worker/migration-thread.js';
 import type { StateCommitment } from '../commitment/state-commitment.js';
-import { openV2Home } from '../home/open-v2-home.js';
+import { openV2Home, type V2Home } from '../home/open-v2-home.js';
 import { V2Keys } from '../home/v2-keys.js';
 import type { StateStorage } from '../storage/state-storage.js';
 
@@ -32,6 +34,16 @@ export interface RootStoreOptions {
   batchBytes?: number;
   /** Start the background migration when v2 is behind (default true). */
   migrate?: boolean;
+  /**
+   * Run the migration's restore and sync on a worker thread (default false), so its CPU work
+   * never lands between the node's commits. v2 must be an on-disk LevelDB (classic-level, as
+   * openDb opens it): the worker opens its directory and owns it until the switch, and the
+   * node thread serves the worker's v1 reads. `sc`, `ss` and `manager` are not available
+   * until the switch (status() and progress$ are).
+   */
+  worker?: boolean;
+  /** The worker's heap limit in MiB (Node's default when absent). */
+  workerHeapMb?: number;
 }
 
 export type RootStoreEvent =
@@ -64,10 +76,8 @@ type Mode = 'v1' | 'migrating' | 'failed' | 'v2';
  */
 export class RootStore {
   readonly v1: MultiStoreV1;
-  readonly sc: StateCommitment;
-  readonly ss: StateStorage;
-  readonly manager: MigrationManager;
   readonly #v2: KvDb;
+  readonly #options: RootStoreOptions;
   readonly #log: Logger;
   // Late subscribers (an RPC client, a UI) still see how the migration got where it is.
   readonly #events = new ReplaySubject<RootStoreEvent>(32);
@@ -76,7 +86,15 @@ export class RootStore {
   readonly #commits = new Subject<CommitTiming>();
   /** One emission per commit, with its duration: for latency metrics. */
   readonly commits$: Observable<CommitTiming> = this.#commits.asObservable();
-  readonly #done = new Subject<void>();
+  // A replay: a runner that subscribes after a stop (still handing v2 over) still stops.
+  readonly #done = new ReplaySubject<void>(1);
+  // The progress of whichever runner is current (in-thread manager, worker, the switched home).
+  readonly #progress = new ReplaySubject<MigrationProgress>(1);
+  #progressSub: Subscription | undefined;
+  /** v2's parts on this thread; closed while a worker owns v2. */
+  #home: V2Home;
+  #thread: MigrationThread | undefined;
+  #runner: Promise<MigrationRunner | undefined> = Promise.resolve(undefined);
   #mode: Mode = 'v1';
   #switchedAt: number | undefined;
   #postponed: boolean;
@@ -84,22 +102,50 @@ export class RootStore {
   #error: StoreMigrateError | undefined;
   #commitChain: Promise<unknown> = Promise.resolve();
 
-  private constructor(
-    v1: MultiStoreV1,
-    v2: KvDb,
-    sc: StateCommitment,
-    ss: StateStorage,
-    manager: MigrationManager,
-    options: RootStoreOptions,
-    log: Logger,
-  ) {
+  private constructor(v1: MultiStoreV1, v2: KvDb, home: V2Home, options: RootStoreOptions, log: Logger) {
     this.v1 = v1;
     this.#v2 = v2;
-    this.sc = sc;
-    this.ss = ss;
-    this.manager = manager;
+    this.#home = home;
+    this.#options = options;
     this.#postponed = options.postponeSwitch ?? false;
     this.#log = log;
+    this.#follow(home.manager);
+  }
+
+  /** Relays `runner`'s progress as this store's progress$. */
+  #follow(runner: MigrationRunner): void {
+    this.#progressSub?.unsubscribe();
+    this.#progressSub = runner.progress$.subscribe((p) => this.#progress.next(p));
+  }
+
+  #ownedByWorker(part: string): StoreMigrateError {
+    return new StoreMigrateError(
+      'ERR_NOT_LOADED',
+      `${part} belongs to the migration worker until the switch; use status() and progress$`,
+    );
+  }
+
+  /** StateCommitment (on this thread; not while a worker owns v2). */
+  get sc(): StateCommitment {
+    if (this.#thread && this.#mode !== 'v2') throw this.#ownedByWorker('StateCommitment');
+    return this.#home.sc;
+  }
+
+  /** StateStorage (on this thread; not while a worker owns v2). */
+  get ss(): StateStorage {
+    if (this.#thread && this.#mode !== 'v2') throw this.#ownedByWorker('StateStorage');
+    return this.#home.ss;
+  }
+
+  /** The migration manager (on this thread; not while a worker owns v2). */
+  get manager(): MigrationManager {
+    if (this.#thread && this.#mode !== 'v2') throw this.#ownedByWorker('the migration manager');
+    return this.#home.manager;
+  }
+
+  /** Whoever runs the migration now. */
+  get #live(): MigrationRunner {
+    return this.#thread ?? this.#home.manager;
   }
 
   /**
@@ -125,7 +171,13 @@ export class RootStore {
       await v2.clear();
       parts = await RootStore.#openV2(v1, v2, options, false);
     }
-    const rs = new RootStore(v1, v2, parts.sc, parts.ss, parts.manager, options, log);
+    if (options.worker && !switched && typeof (v2Db as { location?: unknown }).location !== 'string') {
+      throw new StoreMigrateError(
+        'ERR_USAGE',
+        'worker: true needs v2 in an on-disk LevelDB (classic-level, as openDb opens it): the worker opens its directory',
+      );
+    }
+    const rs = new RootStore(v1, v2, parts, options, log);
     if (switchedRaw !== undefined) {
       rs.#mode = 'v2';
       rs.#switchedAt = readU64be(switchedRaw, 0);
@@ -219,25 +271,67 @@ export class RootStore {
   }
 
   #startMigration(): void {
-    const m = this.manager;
+    const m = this.#home.manager;
     const height = m.height > 0 ? m.height : this.v1.latestVersion;
     this.#mode = 'migrating';
     this.#events.next({ type: 'started', version: height });
-    let restored = m.migratedVersion >= height;
-    m.onMigrated((v) => {
-      if (!restored) {
-        restored = true;
-        this.#events.next({ type: 'restored', version: v });
-        this.#events.next({ type: 'syncing', version: v });
-      }
-      // Caught up between blocks: switch at this boundary rather than wait for the next block.
-      if (v >= this.v1.latestVersion) this.#scheduleSwitchCheck();
+    this.#log.info({ height, worker: this.#options.worker === true }, 'background migration started');
+    this.#runner = this.#openRunner(height);
+    this.#run = this.#runner
+      .then(async (runner) => {
+        let restored = m.migratedVersion >= height;
+        runner!.onMigrated((v) => {
+          if (!restored) {
+            restored = true;
+            this.#events.next({ type: 'restored', version: v });
+            this.#events.next({ type: 'syncing', version: v });
+          }
+          // Caught up between blocks: switch at this boundary rather than wait for the next block.
+          if (v >= this.v1.latestVersion) this.#scheduleSwitchCheck();
+        });
+        await runner!.start(height, this.#changesets, this.#done);
+      })
+      .catch(async (err: unknown) => {
+        if (this.#mode === 'v2') return;
+        this.#failed(StoreMigrateError.from(err, 'ERR_MIGRATION_FAILED', 'migration failed'));
+        await this.#takeBackV2().catch((reopenErr: unknown) => {
+          // The node goes on with v1; v2 is opened (and started over) at the next start.
+          this.#log.error({ err: reopenErr }, 'could not reopen v2 after the migration worker stopped');
+        });
+      });
+  }
+
+  /** The runner of a migration at `height`: the manager here, or a worker that takes v2 over. */
+  async #openRunner(height: number): Promise<MigrationRunner> {
+    if (!this.#options.worker) return this.#home.manager;
+    const o = this.#options;
+    const m = this.#home.manager;
+    const state = {
+      height: m.height,
+      migratedVersion: m.migratedVersion,
+      scLatest: this.#home.sc.latestVersion,
+      bufferFirst: m.buffer.first,
+      bufferLast: m.buffer.last,
+    };
+    // LevelDB opens a directory once per process: this thread lets go of v2 for the worker.
+    await this.#v2.db.close();
+    const thread = MigrationThread.spawn({
+      v1Db: this.v1.kv.db,
+      v2Path: (this.#v2.db as unknown as { location: string }).location,
+      height,
+      confirmed: this.v1.latestVersion,
+      state,
+      throttle: o.throttle,
+      history: o.history,
+      bufferSize: o.bufferSize,
+      batchBytes: o.batchBytes,
+      logger: this.#log,
+      maxOldGenerationSizeMb: o.workerHeapMb,
     });
-    this.#log.info({ height }, 'background migration started');
-    this.#run = m.start(height, this.#changesets, this.#done).catch((err) => {
-      if (this.#mode === 'v2') return;
-      this.#failed(StoreMigrateError.from(err, 'ERR_MIGRATION_FAILED', 'migration failed'));
-    });
+    this.#thread = thread;
+    this.#follow(thread);
+    if (m.paused) thread.pause();
+    return thread;
   }
 
   #failed(e: StoreMigrateError): void {
@@ -245,6 +339,17 @@ export class RootStore {
     this.#error = e;
     this.#log.error({ err: e }, 'migration failed; the node keeps committing on v1');
     this.#events.next({ type: 'failed', version: this.v1.latestVersion, error: e });
+  }
+
+  /** After a worker stopped (the switch, a failure, close): v2 back on this thread. */
+  async #takeBackV2(): Promise<void> {
+    const thread = this.#thread;
+    if (thread === undefined) return;
+    await thread.close();
+    if (this.#v2.db.status === 'closed') await this.#v2.db.open();
+    this.#home = await openV2Home(this.#v2, this.v1, { ...this.#options, confirmCommits: true });
+    this.#follow(this.#home.manager);
+    this.#thread = undefined;
   }
 
   /** After a crash in v2 mode: StateStorage may miss the last version StateCommitment has. */
@@ -268,11 +373,11 @@ export class RootStore {
   }
 
   get migratedVersion(): number {
-    return this.manager.migratedVersion;
+    return this.#live.migratedVersion;
   }
 
   get latestVersion(): number {
-    return this.#mode === 'v2' ? this.sc.latestVersion : this.v1.latestVersion;
+    return this.#mode === 'v2' ? this.#home.sc.latestVersion : this.v1.latestVersion;
   }
 
   /** The last height committed on v1; v2 serves every later one. */
@@ -284,8 +389,9 @@ export class RootStore {
     return this.#error;
   }
 
+  /** The migration's progress, wherever it runs (completes at close()). */
   get progress$(): Observable<MigrationProgress> {
-    return this.manager.progress$;
+    return this.#progress.asObservable();
   }
 
   /** Lets a postponed switch happen at the next commit boundary. */
@@ -304,8 +410,8 @@ export class RootStore {
     return (
       this.#mode === 'migrating' &&
       !this.#postponed &&
-      this.manager.error === undefined &&
-      this.manager.migratedVersion === this.v1.latestVersion
+      this.#live.error === undefined &&
+      this.#live.migratedVersion === this.v1.latestVersion
     );
   }
 
@@ -321,11 +427,11 @@ export class RootStore {
   }
 
   pause(): void {
-    this.manager.pause();
+    this.#live.pause();
   }
 
   resume(): void {
-    this.manager.resume();
+    this.#live.resume();
   }
 
   /**
@@ -334,18 +440,21 @@ export class RootStore {
    * const { phase, progress } = store.status(); // e.g. 'restoring', progress.percent
    */
   status(): MigrationStatus {
-    const m = this.manager;
+    const m = this.#live;
+    const thread = this.#thread;
     return migrationStatus(
       {
         stores: this.v1.storeNames(),
         v1LatestVersion: this.v1.latestVersion,
-        v2LatestVersion: this.sc.latestVersion,
+        v2LatestVersion: thread ? thread.v2LatestVersion : this.#home.sc.latestVersion,
         height: m.height,
         migratedVersion: m.migratedVersion,
         switchedAtVersion: this.#switchedAt,
         failure: undefined,
         restoredStores: [],
-        buffer: { first: m.buffer.first, last: m.buffer.last },
+        buffer: thread
+          ? thread.bufferRange
+          : { first: this.#home.manager.buffer.first, last: this.#home.manager.buffer.last },
       },
       {
         started: this.#run !== undefined,
@@ -384,26 +493,28 @@ export class RootStore {
     // once confirmed. The buffer write is one small put, whatever the migration is doing.
     const version = this.v1.latestVersion + 1;
     this.v1.validate(cs);
+    const runner = await this.#runner.catch(() => undefined); // its failure is reported by #run
     this.#changesets.next({ version, changeset: cs });
-    let buffered = true;
-    try {
-      await this.manager.persisted(version);
-    } catch {
-      buffered = false; // the migration failed; the node goes on with v1 alone
-    }
+    // v1 hashes and stages the block while the buffer write is under way, and writes it after.
+    const buffered = runner
+      ? runner.persisted(version).then(
+          () => true,
+          () => false, // the migration failed; the node goes on with v1 alone
+        )
+      : Promise.resolve(false);
     let ci: CommitInfo;
     try {
-      ci = await this.v1.commit(cs, version);
+      ci = await this.v1.commit(cs, version, buffered);
     } catch (err) {
-      if (buffered) {
-        await this.manager.discard(version).catch((discardErr: unknown) => {
+      if (await buffered) {
+        await runner!.discard(version).catch((discardErr: unknown) => {
           // Left in the buffer, it is void: the next start deletes changesets above v1's latest.
           this.#log.warn({ err: discardErr, version }, 'could not discard the changeset of a failed commit');
         });
       }
       throw err;
     }
-    this.manager.confirm(version);
+    runner?.confirm(version);
     return ci;
   }
 
@@ -434,14 +545,22 @@ export class RootStore {
   async #switch(version: number): Promise<void> {
     this.#done.next();
     if (this.#run) await this.#run;
+    // A worker has stopped at `version`: v2 comes back to this thread, then the record.
+    await this.#takeBackV2();
+    if (this.#home.sc.latestVersion !== version) {
+      throw new StoreMigrateError(
+        'ERR_INTERNAL',
+        `switch at ${version}, but StateCommitment is at ${this.#home.sc.latestVersion}`,
+      );
+    }
     await this.#v2.put(SWITCHED_KEY, u64be(version));
     this.#mode = 'v2';
     this.#switchedAt = version;
-    this.manager.markSwitched();
+    this.#home.manager.markSwitched();
     this.#log.info({ version }, 'switched to store v2');
     this.#events.next({ type: 'switched', version });
     // Replayed changesets are no longer needed; what a failure leaves, the next v2 commit deletes.
-    await this.manager.buffer
+    await this.#home.manager.buffer
       .deleteTo(version)
       .catch((err) => this.#log.warn({ err }, 'could not delete replayed changesets'));
   }
@@ -516,7 +635,16 @@ export class RootStore {
     await this.#commitChain;
     this.#done.next();
     if (this.#run) await this.#run;
-    await this.manager.close();
+    if (this.#thread) {
+      await this.#thread.close();
+      // The caller's handle is open again, as it was given.
+      if (this.#v2.db.status === 'closed') await this.#v2.db.open();
+      this.#thread = undefined;
+    } else {
+      await this.#home.manager.close();
+    }
+    this.#progressSub?.unsubscribe();
+    this.#progress.complete();
     this.#events.complete();
     this.#commits.complete();
   }

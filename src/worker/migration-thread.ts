@@ -1,0 +1,296 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import type { LevelDatabase } from '../db/kv-db.js';
+import { encodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
+import { fromWireError, StoreMigrateError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { IDLE_PROGRESS, type MigrationProgress } from '../migration/progress.js';
+import { V1ReadServer } from './v1-read-server.js';
+import { ownBuffer } from './wire.js';
+import type { FromWorker, MigrationWorkerData, ToWorker, WorkerState } from './worker-messages.js';
+
+export interface MigrationThreadOptions {
+  /** v1, which the node thread keeps and serves to the worker. */
+  v1Db: LevelDatabase;
+  /** v2's directory: the worker opens it, so nobody else may have it open. */
+  v2Path: string;
+  height: number;
+  /** The last version v1 committed. */
+  confirmed: number;
+  state: WorkerState;
+  throttle?: number;
+  history?: number;
+  bufferSize?: number;
+  batchBytes?: number;
+  logger: Logger;
+  /** Heap limit of the worker in MiB (Node's default when absent). */
+  maxOldGenerationSizeMb?: number;
+}
+
+/** The compiled worker; under vitest (TypeScript sources) the build's copy. */
+function workerUrl(): URL {
+  const here = new URL('./migration-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return here;
+  const built = new URL('../../dist/worker/migration-worker.js', import.meta.url);
+  if (!existsSync(fileURLToPath(built))) {
+    throw new StoreMigrateError('ERR_INTERNAL', 'the migration worker is not built: run npm run build');
+  }
+  return built;
+}
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/**
+ * The node thread's handle on a migration running in a worker thread (migration-worker.ts),
+ * with the part of MigrationManager's interface that RootStore drives: start, persisted,
+ * confirm, discard, pause and throttle, progress. The worker owns v2 until it stops; v1 stays
+ * here and answers the worker's reads (V1ReadServer). A worker that dies (an uncaught error,
+ * out of memory, process.exit) fails the migration with ERR_WORKER_DIED.
+ */
+export class MigrationThread {
+  readonly #worker: Worker;
+  readonly #server: V1ReadServer;
+  readonly #log: Logger;
+  readonly #progress = new BehaviorSubject<MigrationProgress>({ ...IDLE_PROGRESS });
+  readonly progress$: Observable<MigrationProgress> = this.#progress.asObservable();
+  #state: WorkerState;
+  #paused = false;
+  #error: StoreMigrateError | undefined;
+  #ended: { error?: StoreMigrateError } | undefined;
+  #endWaiters: Array<() => void> = [];
+  readonly #stopped: Promise<void>;
+  readonly #persisted = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  readonly #discards = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  #nextId = 1;
+  #listeners = new Set<(version: number) => void>();
+  #subs: Subscription[] = [];
+
+  /**
+   * Starts the worker. Its migration begins with start().
+   * @example
+   * const thread = MigrationThread.spawn({ v1Db, v2Path, height, confirmed, state, logger });
+   * await thread.start(height, changesets$, done$);
+   */
+  static spawn(options: MigrationThreadOptions): MigrationThread {
+    return new MigrationThread(options);
+  }
+
+  private constructor(o: MigrationThreadOptions) {
+    this.#log = o.logger.child({ component: 'migration-thread' });
+    this.#state = o.state;
+    const channel = new MessageChannel();
+    const flag = new SharedArrayBuffer(4);
+    this.#server = new V1ReadServer(o.v1Db, channel.port1, new Int32Array(flag), this.#log);
+    const data: MigrationWorkerData = {
+      v2Path: o.v2Path,
+      height: o.height,
+      confirmed: o.confirmed,
+      paused: false,
+      throttle: o.throttle,
+      history: o.history,
+      bufferSize: o.bufferSize,
+      batchBytes: o.batchBytes,
+      logLevel: o.logger.level,
+      v1Port: channel.port2,
+      v1Flag: flag,
+    };
+    this.#worker = new Worker(workerUrl(), {
+      workerData: data,
+      transferList: [channel.port2],
+      resourceLimits: o.maxOldGenerationSizeMb
+        ? { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb }
+        : undefined,
+    });
+    this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg));
+    this.#stopped = new Promise<void>((resolve) => {
+      this.#worker.on('error', (err) => this.#died(err));
+      this.#worker.on('exit', (code) => {
+        this.#died(new Error(`the worker exited with code ${code}`));
+        this.#server.close().finally(resolve);
+      });
+    });
+  }
+
+  #onMessage(msg: FromWorker): void {
+    switch (msg.t) {
+      case 'log':
+        this.#relayLog(msg.line);
+        return;
+      case 'progress':
+        this.#progress.next(msg.progress);
+        return;
+      case 'state':
+        this.#state = msg.state;
+        return;
+      case 'persisted':
+        this.#state = msg.state;
+        this.#persisted.get(msg.version)?.resolve();
+        this.#persisted.delete(msg.version);
+        return;
+      case 'persist-failed':
+        this.#persisted.get(msg.version)?.reject(fromWireError(msg.error));
+        this.#persisted.delete(msg.version);
+        return;
+      case 'migrated':
+        this.#state = msg.state;
+        for (const l of this.#listeners) l(msg.version);
+        return;
+      case 'discarded': {
+        const d = this.#discards.get(msg.id);
+        this.#discards.delete(msg.id);
+        if (msg.error) d?.reject(fromWireError(msg.error));
+        else d?.resolve();
+        return;
+      }
+      case 'ended':
+        this.#end(msg.error ? fromWireError(msg.error) : undefined);
+        return;
+      case 'stopped':
+        return;
+    }
+  }
+
+  #relayLog(line: string): void {
+    try {
+      const { level, msg, ...rest } = JSON.parse(line) as { level: number; msg?: string };
+      this.#log[LEVELS[level] ?? 'info'](rest, msg);
+    } catch (err) {
+      this.#log.warn({ err, line }, 'unreadable log line from the migration worker');
+    }
+  }
+
+  #end(error: StoreMigrateError | undefined): void {
+    if (error !== undefined && this.#error === undefined) {
+      this.#error = error;
+      this.#progress.next({ ...this.#progress.value, phase: 'failed' });
+      for (const p of this.#persisted.values()) p.reject(error);
+      for (const d of this.#discards.values()) d.reject(error);
+      this.#persisted.clear();
+      this.#discards.clear();
+    }
+    if (this.#ended === undefined) this.#ended = { error };
+    for (const w of this.#endWaiters.splice(0)) w();
+  }
+
+  #died(err: Error): void {
+    if (this.#ended !== undefined) return; // it said how it ended before it exited
+    this.#end(
+      new StoreMigrateError('ERR_WORKER_DIED', `the migration worker died: ${err.message}`, { cause: err }),
+    );
+  }
+
+  get height(): number {
+    return this.#state.height;
+  }
+
+  get migratedVersion(): number {
+    return this.#state.migratedVersion;
+  }
+
+  /** StateCommitment's latest version, as the worker last reported it. */
+  get v2LatestVersion(): number {
+    return this.#state.scLatest;
+  }
+
+  get bufferRange(): { first: number; last: number } {
+    return { first: this.#state.bufferFirst, last: this.#state.bufferLast };
+  }
+
+  get progress(): MigrationProgress {
+    return this.#progress.value;
+  }
+
+  get error(): StoreMigrateError | undefined {
+    return this.#error;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  #post(msg: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (this.#ended === undefined) this.#worker.postMessage(msg, transfer);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#post({ t: 'pause' });
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#post({ t: 'resume' });
+  }
+
+  setThrottle(rate: number | undefined): void {
+    this.#post({ t: 'throttle', rate });
+  }
+
+  onMigrated(listener: (version: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Sends `changesets$` to the worker and stops it when `done$` emits. Resolves when the
+   * migration stopped cleanly; rejects with its error (ERR_WORKER_DIED when the worker died).
+   */
+  async start(
+    _height: number,
+    changesets$: Observable<VersionedChangeset>,
+    done$: Observable<void>,
+  ): Promise<void> {
+    this.#subs.push(
+      changesets$.subscribe((vcs) => {
+        const bytes = ownBuffer(encodeChangeset(vcs.changeset));
+        this.#post({ t: 'changeset', version: vcs.version, bytes }, [bytes]);
+      }),
+      done$.subscribe(() => this.#post({ t: 'stop' })),
+    );
+    if (this.#ended === undefined) await new Promise<void>((resolve) => this.#endWaiters.push(resolve));
+    if (this.#ended?.error) throw this.#ended.error;
+  }
+
+  persisted(version: number): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => this.#persisted.set(version, { resolve, reject }));
+  }
+
+  confirm(version: number): void {
+    this.#post({ t: 'confirm', version });
+  }
+
+  async discard(version: number): Promise<void> {
+    if (this.#error !== undefined) return; // v2 is started over after a failure anyway
+    const id = this.#nextId++;
+    const done = new Promise<void>((resolve, reject) => this.#discards.set(id, { resolve, reject }));
+    this.#post({ t: 'discard', id, version });
+    await done;
+  }
+
+  /**
+   * Stops the worker (if it still runs) and resolves once it is gone and v2 is closed.
+   * @example
+   * await thread.close(); // v2's directory can be opened on this thread now
+   */
+  async close(): Promise<void> {
+    for (const s of this.#subs.splice(0)) s.unsubscribe();
+    if (this.#ended === undefined) this.#worker.postMessage({ t: 'stop' } satisfies ToWorker);
+    await this.#stopped;
+    this.#progress.complete();
+  }
+
+  /** Ends the worker at once (tests: a worker that dies). */
+  async terminate(): Promise<void> {
+    await this.#worker.terminate();
+  }
+}

@@ -1,0 +1,114 @@
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { Subject } from 'rxjs';
+import { KvDb, type LevelDatabase } from '../db/kv-db.js';
+import { openDb } from '../db/open-db.js';
+import { decodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
+import { toWireError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MigrationManager } from '../migration/migration-manager.js';
+import { MultiStoreV1 } from '../v1/multi-store-v1.js';
+import { openV2Home } from '../v2/home/open-v2-home.js';
+import { RemoteLevel } from './remote-level.js';
+import type { FromWorker, MigrationWorkerData, ToWorker, WorkerState } from './worker-messages.js';
+
+/**
+ * The migration worker (MigrationThread starts it): it owns v2 until the switch and runs the
+ * restore and the sync there, reading v1 from the node thread. Its messages are in
+ * worker-messages.ts.
+ */
+const port = parentPort as MessagePort;
+const data = workerData as MigrationWorkerData;
+
+function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+/** A pino logger whose lines go to the node thread's logger. */
+function workerLogger(level: string): Logger {
+  const stream = { write: (line: string) => post({ t: 'log', line }) };
+  return pino({ level, base: undefined }, stream);
+}
+
+function stateOf(m: MigrationManager): WorkerState {
+  return {
+    height: m.height,
+    migratedVersion: m.migratedVersion,
+    scLatest: m.stateCommitment?.latestVersion ?? 0,
+    bufferFirst: m.buffer.first,
+    bufferLast: m.buffer.last,
+  };
+}
+
+async function run(): Promise<void> {
+  const log = workerLogger(data.logLevel);
+  const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
+  const v1 = await MultiStoreV1.open(remote as unknown as LevelDatabase, { readOnly: true });
+  const v2 = await openDb(data.v2Path, { createIfMissing: false });
+  const { manager } = await openV2Home(new KvDb(v2), v1, {
+    logger: log,
+    throttle: data.throttle,
+    history: data.history,
+    bufferSize: data.bufferSize,
+    batchBytes: data.batchBytes,
+    confirmCommits: true,
+  });
+  manager.confirm(data.confirmed);
+  if (data.paused) manager.pause();
+  const changesets = new Subject<VersionedChangeset>();
+  const done = new Subject<void>();
+  manager.progress$.subscribe((progress) => post({ t: 'progress', progress }));
+  manager.onMigrated((version) => post({ t: 'migrated', version, state: stateOf(manager) }));
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.t) {
+      case 'changeset': {
+        const version = msg.version;
+        changesets.next({ version, changeset: decodeChangeset(new Uint8Array(msg.bytes)) });
+        manager.persisted(version).then(
+          () => post({ t: 'persisted', version, state: stateOf(manager) }),
+          (err: unknown) => post({ t: 'persist-failed', version, error: toWireError(err) }),
+        );
+        return;
+      }
+      case 'confirm':
+        manager.confirm(msg.version);
+        return;
+      case 'discard':
+        manager.discard(msg.version).then(
+          () => post({ t: 'discarded', id: msg.id }),
+          (err: unknown) => post({ t: 'discarded', id: msg.id, error: toWireError(err) }),
+        );
+        return;
+      case 'pause':
+        manager.pause();
+        return;
+      case 'resume':
+        manager.resume();
+        return;
+      case 'throttle':
+        manager.setThrottle(msg.rate);
+        return;
+      case 'stop':
+        done.next();
+        return;
+    }
+  });
+  post({ t: 'state', state: stateOf(manager) });
+  let failure: unknown;
+  try {
+    await manager.start(data.height, changesets, done);
+  } catch (err) {
+    failure = err;
+  }
+  post({ t: 'ended', error: failure === undefined ? undefined : toWireError(failure) });
+  await manager.close();
+  await v2.close();
+}
+
+run()
+  .catch((err: unknown) => post({ t: 'ended', error: toWireError(err) }))
+  .finally(() => {
+    post({ t: 'stopped' });
+    data.v1Port.close();
+    port.close();
+  });

@@ -1,0 +1,29 @@
+import type { WireError } from '../errors.js';
+
+/** The messages of the v1 read channel between the migration worker and the node thread. */
+
+/** A range as KvDb passes it to abstract-level (full keys). */
+export interface WireRange {
+  gt?: Uint8Array;
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  lte?: Uint8Array;
+  reverse?: boolean;
+  limit?: number;
+}
+
+export type V1Request =
+  /** Point reads: `keys` packed (wire.ts); `sync` asks for the flag to be raised after the reply. */
+  | { id: number; op: 'get'; keys: ArrayBuffer; sync: boolean }
+  /** The next `n` entries of iterator `it`, opened over `range` on its first call. */
+  | { id: number; op: 'next'; it: number; range?: WireRange; values: boolean; n: number }
+  | { id: number; op: 'close'; it: number };
+
+export interface V1Reply {
+  id: number;
+  /** Packed keys (`next`). */
+  keys?: ArrayBuffer;
+  /** Packed values (`get`, and `next` of an entries iterator). */
+  values?: ArrayBuffer;
+  error?: WireError;
+}

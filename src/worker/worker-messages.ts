@@ -1,0 +1,56 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from '../errors.js';
+import type { MigrationProgress } from '../migration/progress.js';
+
+/** What the node thread hands the migration worker at its start. */
+export interface MigrationWorkerData {
+  v2Path: string;
+  /** The height to migrate (or the one a resumed migration has). */
+  height: number;
+  /** The last version v1 committed: sync may replay up to it. */
+  confirmed: number;
+  paused: boolean;
+  throttle?: number;
+  history?: number;
+  bufferSize?: number;
+  batchBytes?: number;
+  logLevel: string;
+  /** The v1 read channel (V1ReadServer on the node thread) and its wake-up flag. */
+  v1Port: MessagePort;
+  v1Flag: SharedArrayBuffer;
+}
+
+/** Node thread → worker. */
+export type ToWorker =
+  /** A block's changeset (encodeChangeset, transferred), to buffer before v1 commits it. */
+  | { t: 'changeset'; version: number; bytes: ArrayBuffer }
+  | { t: 'confirm'; version: number }
+  | { t: 'discard'; id: number; version: number }
+  | { t: 'pause' }
+  | { t: 'resume' }
+  | { t: 'throttle'; rate: number | undefined }
+  /** Stop syncing, close v2 and say `stopped`: the switch or the node's close. */
+  | { t: 'stop' };
+
+/** The migration's durable state, sent whenever it moves. */
+export interface WorkerState {
+  height: number;
+  migratedVersion: number;
+  scLatest: number;
+  bufferFirst: number;
+  bufferLast: number;
+}
+
+/** Worker → node thread. */
+export type FromWorker =
+  | { t: 'state'; state: WorkerState }
+  | { t: 'progress'; progress: MigrationProgress }
+  | { t: 'migrated'; version: number; state: WorkerState }
+  | { t: 'persisted'; version: number; state: WorkerState }
+  | { t: 'persist-failed'; version: number; error: WireError }
+  | { t: 'discarded'; id: number; error?: WireError }
+  /** A pino line of the worker's logger, for the node's logger. */
+  | { t: 'log'; line: string }
+  /** The migration stopped: cleanly (no error) or failed; v2 is closed after `stopped`. */
+  | { t: 'ended'; error?: WireError }
+  | { t: 'stopped' };
