@@ -22,6 +22,8 @@ export async function runDemo(opts: CommandOptions): Promise<number> {
     blockIntervalMs: intOption(opts, 'demo', 'blockIntervalMs', '--block-interval-ms', 0),
     rpcPort: intOption(opts, 'demo', 'rpcPort', '--rpc-port', 0),
     throttle: intOption(opts, 'demo', 'throttle', '--throttle'),
+    blocksBefore: intOption(opts, 'demo', 'blocksBefore', '--blocks-before', 0),
+    worker: opts.worker !== false,
   };
   const enabled = opts.progress !== false;
   const display = new MigrationProgressDisplay({ label: 'demo', enabled });
@@ -81,6 +83,8 @@ export async function runDemo(opts: CommandOptions): Promise<number> {
   return summary.appHashContinuity ? EXIT_OK : EXIT_FAILED;
 }
 
+const ratio = (r: number | null) => (r === null ? '-' : `${r.toFixed(2)}×`).padStart(8);
+
 /** The human form of the demo's result. */
 export function formatSummary(s: DemoSummary): string {
   const lat = s.commitLatencyMs;
@@ -101,6 +105,7 @@ export function formatSummary(s: DemoSummary): string {
     row('during migration', lat.during),
     row('after switch (v2)', lat.after),
     row('all blocks', lat),
+    `    during ÷ before      ${ratio(lat.duringOverBefore.p50)} ${ratio(lat.duringOverBefore.p99)}`,
     `  migration: ${formatCount(m.leaves)} leaves restored in ${formatDuration(m.restoreMs / 1000)} ` +
       `(${formatCount(m.leavesPerSec)} leaves/s), ${m.syncedVersions} versions replayed, ` +
       `switched ${formatDuration(m.durationMs / 1000)} after the start${m.throttle ? ` (throttle ${formatCount(m.throttle)}/s)` : ''}`,

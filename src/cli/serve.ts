@@ -40,7 +40,11 @@ export async function runServe(opts: CommandOptions): Promise<number> {
   await assertPortFree(host, port);
   const signals = catchSignals(logger);
   try {
-    return await serveUntilSignal(opts, { home, host, port, throttle, logger }, signals.signal);
+    return await serveUntilSignal(
+      opts,
+      { home, host, port, throttle, worker: opts.worker !== false, logger },
+      signals.signal,
+    );
   } finally {
     signals.release();
   }
@@ -48,14 +52,25 @@ export async function runServe(opts: CommandOptions): Promise<number> {
 
 async function serveUntilSignal(
   opts: CommandOptions,
-  o: { home: string; host: string; port: number; throttle: number | undefined; logger: Logger },
+  o: {
+    home: string;
+    host: string;
+    port: number;
+    throttle: number | undefined;
+    worker: boolean;
+    logger: Logger;
+  },
   stop: Promise<NodeJS.Signals>,
 ): Promise<number> {
   const { home, logger } = o;
   const nodeHome = await openNodeHome(home);
   let store: RootStore;
   try {
-    store = await RootStore.open(nodeHome.v1, nodeHome.v2, { logger, throttle: o.throttle });
+    store = await RootStore.open(nodeHome.v1, nodeHome.v2, {
+      logger,
+      throttle: o.throttle,
+      worker: o.worker,
+    });
   } catch (err) {
     await nodeHome.close();
     throw err;

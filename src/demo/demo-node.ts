@@ -41,6 +41,8 @@ export interface DemoOptions {
   blockIntervalMs?: number;
   /** Migration restore throttle, leaves per second. Default: none. */
   throttle?: number;
+  /** Run the migration on a worker thread (RootStore `worker`). Default true. */
+  worker?: boolean;
   /** Seed of the synthetic state; the blocks use seed + 1. Default 1. */
   seed?: number;
   /** Serve JSON-RPC on this port during the run (0: any free port). */
@@ -132,7 +134,13 @@ export interface DemoSummary {
   mismatches: DemoMismatch[];
   appHash: string;
   /** Over all blocks the demo committed, and by stage. */
-  commitLatencyMs: LatencySummary & { before: LatencySummary; during: LatencySummary; after: LatencySummary };
+  commitLatencyMs: LatencySummary & {
+    before: LatencySummary;
+    during: LatencySummary;
+    after: LatencySummary;
+    /** During the migration ÷ before it (null without blocks in both): what the migration costs a commit. */
+    duringOverBefore: { p50: number | null; p99: number | null };
+  };
   migration: {
     /** The height the migration exported v1 at. */
     height: number;
@@ -186,6 +194,13 @@ function resolveOptions(options: DemoOptions): ResolvedOptions {
     }
   }
   return o;
+}
+
+/** p50 and p99 of `a` ÷ `b`, to 0.01 (null where `b` has no blocks). */
+function latencyRatio(a: LatencySummary, b: LatencySummary): { p50: number | null; p99: number | null } {
+  const ratio = (x: number, y: number) =>
+    a.count === 0 || b.count === 0 || y === 0 ? null : Math.round((x / y) * 100) / 100;
+  return { p50: ratio(a.p50, b.p50), p99: ratio(a.p99, b.p99) };
 }
 
 function roundedPercentile(values: number[], p: number): number {
@@ -353,7 +368,12 @@ class DemoRun {
     try {
       const ref = await ReferenceNode.open(paths.reference, { worker: o.referenceWorker });
       closing.push(() => ref.close());
-      const store = await RootStore.open(node.v1, node.v2, { migrate: false, throttle: o.throttle, logger });
+      const store = await RootStore.open(node.v1, node.v2, {
+        migrate: false,
+        throttle: o.throttle,
+        worker: o.worker ?? true,
+        logger,
+      });
       closing.push(() => store.close());
       hooks.onRootStore?.(store);
       let rpc: { url: string; close(): Promise<void> } | undefined;
@@ -530,6 +550,7 @@ class DemoRun {
         before: latencies(byStage('before')),
         during: latencies(byStage('during')),
         after: latencies(byStage('after')),
+        duringOverBefore: latencyRatio(latencies(byStage('during')), latencies(byStage('before'))),
       },
       migration: {
         height: m.height,

@@ -49,6 +49,9 @@ describe('demo', () => {
       expect(l.p50).toBeGreaterThan(0);
       expect(l.p99).toBeGreaterThanOrEqual(l.p50);
     }
+    const { duringOverBefore } = s.commitLatencyMs;
+    expect(duringOverBefore.p50).toBeCloseTo(s.commitLatencyMs.during.p50 / s.commitLatencyMs.before.p50, 1);
+    expect(duringOverBefore.p99).toBeCloseTo(s.commitLatencyMs.during.p99 / s.commitLatencyMs.before.p99, 1);
     expect(s.migration).toMatchObject({ height: expect.any(Number), leaves: expect.any(Number) });
     expect(s.migration.leavesPerSec).toBeGreaterThan(0);
     expect(s.migration.durationMs).toBeGreaterThan(0);
@@ -62,6 +65,7 @@ describe('demo', () => {
     expect(h.stdout).toMatch(/^demo finished in /);
     expect(h.stdout).toMatch(/app-hash continuity: true/);
     expect(h.stdout).toMatch(/before migration +\d/);
+    expect(h.stdout).toMatch(/during ÷ before +\d+\.\d\d× +\d+\.\d\d×/);
     expect(h.stdout).toContain(join(home, 'reference.db'));
   });
 

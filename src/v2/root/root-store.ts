@@ -143,6 +143,14 @@ export class RootStore {
     return this.#home.manager;
   }
 
+  /**
+   * The migration worker while one runs (`worker: true`), for tools and tests that need the
+   * thread itself (its heap, or ending it to see the node survive).
+   */
+  get migrationThread(): MigrationThread | undefined {
+    return this.#thread;
+  }
+
   /** Whoever runs the migration now. */
   get #live(): MigrationRunner {
     return this.#thread ?? this.#home.manager;

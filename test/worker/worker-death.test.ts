@@ -1,0 +1,111 @@
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDb } from '../../src/db/open-db.js';
+import { toHex } from '../../src/encoding/bytes.js';
+import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
+import { RootStore, type RootStoreEvent } from '../../src/v2/root/root-store.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+import { buildV1, Workload } from '../helpers/v1-builder.js';
+
+const tempDir = useTempDirs();
+const STORES = ['acc', 'bank'];
+
+async function home() {
+  const dir = tempDir('worker-death');
+  const v1Path = join(dir, 'application.db');
+  const refPath = join(dir, 'ref.db');
+  const db = await openDb(v1Path);
+  await buildV1(db, { stores: STORES, keysPerStore: 3000, versions: 20 });
+  await db.close();
+  cpSync(v1Path, refPath, { recursive: true });
+  return { v1Path, v2Path: join(dir, 'v2'), refPath };
+}
+
+function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - t0 > ms) reject(new Error('timed out waiting'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+/** Commits `n` blocks to the node and to a v1-only reference; every app hash must agree. */
+async function commitBoth(rs: RootStore, ref: MultiStoreV1, w: Workload, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const cs = w.block(40);
+    const ci = await rs.commit(cs);
+    const refCi = await ref.commit(cs);
+    expect(toHex(ci.appHash), `app hash at ${ci.version}`).toBe(toHex(refCi.appHash));
+  }
+}
+
+type Moment = 'start' | 'restore' | 'sync';
+
+const cases: Array<{ when: Moment; how: string; options: Record<string, unknown> }> = [
+  { when: 'restore', how: 'terminated', options: { throttle: 1500 } },
+  { when: 'sync', how: 'terminated', options: { postponeSwitch: true } },
+  { when: 'start', how: 'out of memory', options: { workerHeapMb: 1 } },
+];
+
+describe('RootStore: a migration worker that dies', () => {
+  it.each(cases)(
+    'dies mid-$when ($how): failed event, the node commits on v1, the next start switches',
+    async ({ when, how, options }) => {
+      const h = await home();
+      const refDb = await openDb(h.refPath);
+      const ref = await MultiStoreV1.open(refDb);
+      const w = new Workload(STORES, 3500, 11);
+      {
+        const [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
+        const rs = await RootStore.open(v1Db, v2Db, { worker: true, ...options });
+        const events: RootStoreEvent[] = [];
+        rs.events$.subscribe((e) => events.push(e));
+        if (how === 'terminated') {
+          if (when === 'restore') await waitFor(() => (rs.status().progress.leavesDone ?? 0) > 0);
+          else {
+            await waitFor(() => rs.migratedVersion === 20);
+            await commitBoth(rs, ref, w, 3);
+            await waitFor(() => rs.migratedVersion === 23);
+            expect(rs.status().phase).toBe('waiting-switch');
+          }
+          await rs.migrationThread!.terminate();
+        }
+        await waitFor(() => events.some((e) => e.type === 'failed'));
+        const failed = events.find((e) => e.type === 'failed') as Extract<RootStoreEvent, { type: 'failed' }>;
+        expect(failed.error.code).toBe('ERR_WORKER_DIED');
+        if (how === 'out of memory') expect(failed.error.message).toMatch(/memory/i);
+        expect(rs.status().phase).toBe('failed');
+        expect(rs.status().error?.code).toBe('ERR_WORKER_DIED');
+        await commitBoth(rs, ref, w, 5);
+        expect(rs.isMigrating).toBe(false);
+        await rs.close();
+        // The caller's handles are open again after close.
+        expect(v2Db.status).toBe('open');
+        await v1Db.close();
+        await v2Db.close();
+      }
+      // The next start resumes or starts over, catches up and switches.
+      const [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
+      try {
+        const rs = await RootStore.open(v1Db, v2Db, { worker: true });
+        await waitFor(() => rs.migratedVersion === rs.latestVersion);
+        await commitBoth(rs, ref, w, 3);
+        expect(rs.switchedAtVersion).toBeDefined();
+        expect(rs.status().phase).toBe('switched');
+        for (const v of [20, rs.latestVersion]) {
+          expect(toHex((await rs.commitInfo(v)).appHash)).toBe(toHex((await ref.getCommitInfo(v)).appHash));
+        }
+        await rs.close();
+      } finally {
+        await v1Db.close();
+        await v2Db.close();
+        await refDb.close();
+      }
+    },
+  );
+});
