@@ -1,14 +1,18 @@
 // A node that commits deterministic blocks on a RootStore until it has switched and reached
 // the target height. The crash test kills it with SIGKILL at random moments and restarts it.
-// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s>
+// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s> [worker|main]
 import { openDb, RootStore } from '../../dist/index.js';
 import { blockFor } from './crash-workload.mjs';
 
-const [v1Path, v2Path, targetArg, throttleArg] = process.argv.slice(2);
+const [v1Path, v2Path, targetArg, throttleArg, threadArg] = process.argv.slice(2);
 const target = Number(targetArg);
 const v1 = await openDb(v1Path);
 const v2 = await openDb(v2Path);
-const rs = await RootStore.open(v1, v2, { throttle: Number(throttleArg), batchBytes: 128 * 1024 });
+const rs = await RootStore.open(v1, v2, {
+  throttle: Number(throttleArg),
+  batchBytes: 128 * 1024,
+  worker: threadArg === 'worker',
+});
 const say = (line) => process.stdout.write(`${line}\n`);
 rs.events$.subscribe((e) => say(`E ${e.type} ${e.version}`));
 say(`S ${rs.latestVersion} ${rs.status().phase}`);

@@ -22,8 +22,8 @@ interface Run {
   child: ChildProcess;
 }
 
-function startNode(v1: string, v2: string): Run {
-  const child = spawn(process.execPath, [CHILD, v1, v2, String(TARGET), '3000'], {
+function startNode(v1: string, v2: string, thread: string): Run {
+  const child = spawn(process.execPath, [CHILD, v1, v2, String(TARGET), '3000', thread], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -57,87 +57,90 @@ function lastPhase(lines: string[]): string {
   return 'starting';
 }
 
-describe('crash and resume (SIGKILL at random moments)', () => {
-  it(`survives ${KILLS} kills spread over restore, sync and switch, and ends equivalent to a v1-only node`, async () => {
-    const dir = tempDir('crash');
-    const v1Path = join(dir, 'application.db');
-    const v2Path = join(dir, 'v2');
-    {
-      const db = await openDb(v1Path);
-      const ms = await MultiStoreV1.open(db, { stores: STORES });
-      for (let v = 1; v <= START; v++) await ms.commit(blockFor(v), v);
-      await db.close();
-    }
-    const before = await (async () => {
-      const db = await openDb(v1Path);
-      const d = await dumpDb(db);
-      await db.close();
-      return d;
-    })();
-
-    const rng = new Rng(Number(process.env.CRASH_SEED ?? 77));
-    const killedIn: string[] = [];
-    // At least KILLS kills, and on until one lands after the restore (a loaded machine makes
-    // the restore slow, so a fixed count may all land in it); bounded either way.
-    const late = () => killedIn.some((p) => p === 'syncing' || p === 'switched');
-    for (let k = 0; (k < KILLS || !late()) && k < 3 * KILLS; k++) {
-      const run = startNode(v1Path, v2Path);
-      // Past the fixed count, lives get longer so the node gets beyond the restore.
-      const delay = k < KILLS ? 350 + rng.int(1100) : 2000 + rng.int(3000);
-      const outcome = await Promise.race([
-        run.exit.then(() => 'exited' as const),
-        new Promise((r) => setTimeout(r, delay)).then(() => 'kill' as const),
-      ]);
-      if (outcome === 'exited') {
-        // It finished before we could kill it: that is fine, but it must have finished well.
-        expect(run.lines.at(-1), run.lines.join('\n')).toBe('DONE');
-        break;
+describe.each(['main', 'worker'])(
+  'crash and resume (SIGKILL at random moments), migration on the %s thread',
+  (thread) => {
+    it(`survives ${KILLS} kills spread over restore, sync and switch, and ends equivalent to a v1-only node`, async () => {
+      const dir = tempDir('crash');
+      const v1Path = join(dir, 'application.db');
+      const v2Path = join(dir, 'v2');
+      {
+        const db = await openDb(v1Path);
+        const ms = await MultiStoreV1.open(db, { stores: STORES });
+        for (let v = 1; v <= START; v++) await ms.commit(blockFor(v), v);
+        await db.close();
       }
-      killedIn.push(lastPhase(run.lines));
-      run.child.kill('SIGKILL');
-      await run.exit;
-    }
-    // A last run, left alone, completes.
-    const final = startNode(v1Path, v2Path);
-    expect(await final.exit, final.lines.slice(-5).join('\n')).toBe(0);
-    expect(final.lines.at(-1)).toBe('DONE');
-    expect(killedIn.length).toBeGreaterThanOrEqual(10);
-    // The kills landed in every stage.
-    expect(killedIn.some((p) => p === 'restoring' || p === 'starting' || p === 'not-started')).toBe(true);
-    expect(killedIn.some((p) => p === 'syncing' || p === 'switched')).toBe(true);
+      const before = await (async () => {
+        const db = await openDb(v1Path);
+        const d = await dumpDb(db);
+        await db.close();
+        return d;
+      })();
 
-    // Reference: a v1-only node fed the same blocks.
-    const refDb = await openDb(join(dir, 'ref.db'));
-    const v1Db = await openDb(v1Path);
-    const v2Db = await openDb(v2Path);
-    try {
-      const ref = await MultiStoreV1.open(refDb, { stores: STORES });
-      const rs = await RootStore.open(v1Db, v2Db);
-      expect(rs.switchedAtVersion).toBeDefined();
-      const latest = rs.latestVersion;
-      expect(latest).toBeGreaterThanOrEqual(TARGET);
-      for (let v = 1; v <= latest; v++) await ref.commit(blockFor(v), v);
-      for (let v = 1; v <= latest; v++) {
-        expect(toHex((await rs.commitInfo(v)).appHash), `app hash ${v}`).toBe(
-          toHex((await ref.getCommitInfo(v)).appHash),
-        );
-        for (const store of STORES) {
-          for (const i of [1, 99, 1500, 2300]) {
-            expect((await rs.query(store, keyOf(i), v)).value).toEqual(
-              (await ref.query(store, keyOf(i), v)).value,
-            );
+      const rng = new Rng(Number(process.env.CRASH_SEED ?? 77));
+      const killedIn: string[] = [];
+      // At least KILLS kills, and on until one lands after the restore (a loaded machine makes
+      // the restore slow, so a fixed count may all land in it); bounded either way.
+      const late = () => killedIn.some((p) => p === 'syncing' || p === 'switched');
+      for (let k = 0; (k < KILLS || !late()) && k < 3 * KILLS; k++) {
+        const run = startNode(v1Path, v2Path, thread);
+        // Past the fixed count, lives get longer so the node gets beyond the restore.
+        const delay = k < KILLS ? 350 + rng.int(1100) : 2000 + rng.int(3000);
+        const outcome = await Promise.race([
+          run.exit.then(() => 'exited' as const),
+          new Promise((r) => setTimeout(r, delay)).then(() => 'kill' as const),
+        ]);
+        if (outcome === 'exited') {
+          // It finished before we could kill it: that is fine, but it must have finished well.
+          expect(run.lines.at(-1), run.lines.join('\n')).toBe('DONE');
+          break;
+        }
+        killedIn.push(lastPhase(run.lines));
+        run.child.kill('SIGKILL');
+        await run.exit;
+      }
+      // A last run, left alone, completes.
+      const final = startNode(v1Path, v2Path, thread);
+      expect(await final.exit, final.lines.slice(-5).join('\n')).toBe(0);
+      expect(final.lines.at(-1)).toBe('DONE');
+      expect(killedIn.length).toBeGreaterThanOrEqual(10);
+      // The kills landed in every stage.
+      expect(killedIn.some((p) => p === 'restoring' || p === 'starting' || p === 'not-started')).toBe(true);
+      expect(killedIn.some((p) => p === 'syncing' || p === 'switched')).toBe(true);
+
+      // Reference: a v1-only node fed the same blocks.
+      const refDb = await openDb(join(dir, 'ref.db'));
+      const v1Db = await openDb(v1Path);
+      const v2Db = await openDb(v2Path);
+      try {
+        const ref = await MultiStoreV1.open(refDb, { stores: STORES });
+        const rs = await RootStore.open(v1Db, v2Db);
+        expect(rs.switchedAtVersion).toBeDefined();
+        const latest = rs.latestVersion;
+        expect(latest).toBeGreaterThanOrEqual(TARGET);
+        for (let v = 1; v <= latest; v++) await ref.commit(blockFor(v), v);
+        for (let v = 1; v <= latest; v++) {
+          expect(toHex((await rs.commitInfo(v)).appHash), `app hash ${v}`).toBe(
+            toHex((await ref.getCommitInfo(v)).appHash),
+          );
+          for (const store of STORES) {
+            for (const i of [1, 99, 1500, 2300]) {
+              expect((await rs.query(store, keyOf(i), v)).value).toEqual(
+                (await ref.query(store, keyOf(i), v)).value,
+              );
+            }
           }
         }
+        await rs.close();
+        // v1's data of the versions up to the start is byte for byte what it was.
+        const after = new Set(await dumpDb(v1Db));
+        const latestKey = Buffer.from('s/latest').toString('hex');
+        expect(before.filter((e) => !e.startsWith(`${latestKey}=`) && !after.has(e))).toEqual([]);
+      } finally {
+        await refDb.close();
+        await v1Db.close();
+        await v2Db.close();
       }
-      await rs.close();
-      // v1's data of the versions up to the start is byte for byte what it was.
-      const after = new Set(await dumpDb(v1Db));
-      const latestKey = Buffer.from('s/latest').toString('hex');
-      expect(before.filter((e) => !e.startsWith(`${latestKey}=`) && !after.has(e))).toEqual([]);
-    } finally {
-      await refDb.close();
-      await v1Db.close();
-      await v2Db.close();
-    }
-  }, 240_000);
-});
+    }, 240_000);
+  },
+);
