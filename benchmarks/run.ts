@@ -26,10 +26,11 @@ options:
   --leaves N     alias of --keys
   --seed N       PRNG seed (default 1)
   --cache-mib N  IAVL node cache per tree in MiB (iavl only; default: the library's, 64)
-  --blocks N     blocks to commit (commit-latency, sync; default 200)
+  --blocks N     blocks to commit (commit-latency: default 1000; sync: default 200)
   --block-changes N  changes per block (commit-latency, sync; default 1000), or sets per
                      saveVersion and puts per mpt commit (iavl; default 1000)
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
+  --thread T     worker or main: where the migration runs (commit-latency, sync; default worker)
   --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate only; node-key
                  also runs the legacy case in the same run, to compare per leaf)
   --json         print exactly one JSON document on stdout (progress still goes to stderr)
@@ -68,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       'block-changes': { type: 'string' },
       'interval-ms': { type: 'string' },
       layout: { type: 'string' },
+      thread: { type: 'string' },
       json: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -103,6 +105,11 @@ async function main(argv: string[]): Promise<number> {
     throw new Error(`--layout must be legacy or node-key, not ${layout}`);
   }
 
+  const thread = values.thread;
+  if (thread !== undefined && thread !== 'worker' && thread !== 'main') {
+    throw new Error(`--thread must be worker or main, not ${thread}`);
+  }
+
   const scenario = await load();
   const out = await scenario.run({
     keys,
@@ -112,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
     blockChanges,
     intervalMs,
     layout,
+    thread,
     json,
     log: (line) => console.error(`[${name}] ${line}`),
   });

@@ -16,6 +16,8 @@ export interface ScenarioOptions {
   blockChanges?: number;
   /** Time from one block's start to the next (`--interval-ms`); undefined: the scenario's default. */
   intervalMs?: number;
+  /** Where the migration runs (`--thread`; commit-latency and sync); undefined: the scenario's default. */
+  thread?: 'worker' | 'main';
   /** Tree layout of the v1 fixture (`--layout`; migrate only); undefined: legacy. */
   layout?: 'legacy' | 'node-key';
   /** The runner prints one JSON document instead of a table. */

@@ -1,3 +1,5 @@
+import { StoreMigrateError } from '../errors.js';
+
 /**
  * Arrays of byte strings packed into one ArrayBuffer, so a batch of keys or values crosses a
  * thread boundary as one transferred buffer rather than as a structured clone of many small
@@ -39,10 +41,10 @@ export function packBytes(items: ReadonlyArray<Uint8Array | undefined>): ArrayBu
  */
 export function unpackBytes(buf: ArrayBuffer): Array<Uint8Array | undefined> {
   const view = new DataView(buf);
-  if (buf.byteLength < 4) throw new RangeError('packed bytes: too short for a count');
+  if (buf.byteLength < 4) throw truncated('too short for a count');
   const n = view.getUint32(0, true);
   let body = 4 + 4 * n;
-  if (body > buf.byteLength) throw new RangeError(`packed bytes: ${n} items do not fit`);
+  if (body > buf.byteLength) throw truncated(`${n} items do not fit in ${buf.byteLength} bytes`);
   const out: Array<Uint8Array | undefined> = new Array(n);
   for (let i = 0; i < n; i++) {
     const len = view.getUint32(4 + 4 * i, true);
@@ -50,11 +52,15 @@ export function unpackBytes(buf: ArrayBuffer): Array<Uint8Array | undefined> {
       out[i] = undefined;
       continue;
     }
-    if (body + len > buf.byteLength) throw new RangeError(`packed bytes: item ${i} runs past the end`);
+    if (body + len > buf.byteLength) throw truncated(`item ${i} runs past the end`);
     out[i] = new Uint8Array(buf, body, len);
     body += len;
   }
   return out;
+}
+
+function truncated(what: string): StoreMigrateError {
+  return new StoreMigrateError('ERR_TRUNCATED', `packed bytes: ${what}`);
 }
 
 /** The bytes of `b` in an ArrayBuffer of their own, to transfer (copied only when shared). */
