@@ -366,6 +366,9 @@ export class CommitStore {
     const version = expectedVersion ?? this.latest + 1;
     if (version !== this.latest + 1) return this.commitVersion(version);
     this.validate(cs);
+    // The nodes the changes visit come in on LevelDB's threads first, so applying them below
+    // does not block this thread on one read per node.
+    await Promise.all(cs.changes.map((c) => this.tree(c.store).prefetch(c.pairs.map((p) => p.key))));
     try {
       this.writeChangeset(cs);
     } catch (err) {

@@ -15,48 +15,61 @@ function pairs(tag: string, n: number, value?: string) {
 }
 
 describe('CommitStore.commit', () => {
-  it('leaves no part of a changeset behind when a tree read fails halfway through it', async () => {
-    const db = await FaultyLevel.open(join(tempDir('commit-store'), 'ms'));
-    const ms = await MultiStoreV1.open(db, { stores: ['a', 'b'] });
-    await ms.commit({
-      changes: [
-        { store: 'a', pairs: pairs('x', 500) },
-        { store: 'b', pairs: pairs('y', 500) },
-      ],
-    });
-    const before = await ms.getCommitInfo(1);
-    const block = {
-      changes: [
-        { store: 'a', pairs: pairs('x', 40, 'new') },
-        { store: 'b', pairs: pairs('z', 40) },
-      ],
-    };
-    // A second handle with cold node caches: applying the block reads the trees, and the
-    // 30th read fails, after store a has taken some of its changes.
-    const cold = await MultiStoreV1.open(db, { stores: ['a', 'b'] });
-    const fault = db.failRead({ nth: 30, match: (info) => info.method === 'getSync' });
-    await expect(cold.commit(block)).rejects.toMatchObject({ code: 'ERR_DB_IO' });
-    expect(fault.fired).toBe(1);
-    expect(cold.latestVersion).toBe(1);
-    expect(await cold.versions()).toEqual([1]);
-    // The working trees went back to version 1: another block commits on top of version 1
-    // alone, as a store that never saw the failed one computes it.
-    const other = { changes: [{ store: 'b', pairs: pairs('w', 10) }] };
-    const ci = await cold.commit(other);
-    expect(ci.version).toBe(2);
-    const reference = await MultiStoreV1.open(await FaultyLevel.open(join(tempDir('commit-store'), 'ref')), {
-      stores: ['a', 'b'],
-    });
-    await reference.commit({
-      changes: [
-        { store: 'a', pairs: pairs('x', 500) },
-        { store: 'b', pairs: pairs('y', 500) },
-      ],
-    });
-    expect((await reference.getCommitInfo(1)).appHash).toEqual(before.appHash);
-    expect((await reference.commit(other)).appHash).toEqual(ci.appHash);
-    expect((await cold.query('a', utf8('x1'))).value).toEqual((await reference.query('a', utf8('x1'))).value);
-    expect((await cold.query('a', utf8('x1'))).value).not.toEqual(utf8('new'));
-    await db.close();
-  });
+  it.each([
+    // The read-ahead of the nodes the block visits fails: nothing is applied yet.
+    { when: 'in the read-ahead', method: 'getMany', nth: 2, cacheBytes: undefined },
+    // A cache too small to keep what was read ahead: applying reads node by node, and the
+    // 30th read fails after store a has taken some of its changes.
+    { when: 'halfway through applying it', method: 'getSync', nth: 30, cacheBytes: 2048 },
+  ])(
+    'leaves no part of a changeset behind when a tree read fails $when',
+    async ({ method, nth, cacheBytes }) => {
+      const db = await FaultyLevel.open(join(tempDir('commit-store'), 'ms'));
+      const ms = await MultiStoreV1.open(db, { stores: ['a', 'b'] });
+      await ms.commit({
+        changes: [
+          { store: 'a', pairs: pairs('x', 500) },
+          { store: 'b', pairs: pairs('y', 500) },
+        ],
+      });
+      const before = await ms.getCommitInfo(1);
+      const block = {
+        changes: [
+          { store: 'a', pairs: pairs('x', 40, 'new') },
+          { store: 'b', pairs: pairs('z', 40) },
+        ],
+      };
+      // A second handle with cold node caches: applying the block reads the trees.
+      const cold = await MultiStoreV1.open(db, { stores: ['a', 'b'], cacheBytes });
+      const fault = db.failRead({ nth, match: (info) => info.method === method });
+      await expect(cold.commit(block)).rejects.toMatchObject({ code: 'ERR_DB_IO' });
+      expect(fault.fired).toBe(1);
+      expect(cold.latestVersion).toBe(1);
+      expect(await cold.versions()).toEqual([1]);
+      // The working trees went back to version 1: another block commits on top of version 1
+      // alone, as a store that never saw the failed one computes it.
+      const other = { changes: [{ store: 'b', pairs: pairs('w', 10) }] };
+      const ci = await cold.commit(other);
+      expect(ci.version).toBe(2);
+      const reference = await MultiStoreV1.open(
+        await FaultyLevel.open(join(tempDir('commit-store'), 'ref')),
+        {
+          stores: ['a', 'b'],
+        },
+      );
+      await reference.commit({
+        changes: [
+          { store: 'a', pairs: pairs('x', 500) },
+          { store: 'b', pairs: pairs('y', 500) },
+        ],
+      });
+      expect((await reference.getCommitInfo(1)).appHash).toEqual(before.appHash);
+      expect((await reference.commit(other)).appHash).toEqual(ci.appHash);
+      expect((await cold.query('a', utf8('x1'))).value).toEqual(
+        (await reference.query('a', utf8('x1'))).value,
+      );
+      expect((await cold.query('a', utf8('x1'))).value).not.toEqual(utf8('new'));
+      await db.close();
+    },
+  );
 });
