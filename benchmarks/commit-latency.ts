@@ -325,6 +325,8 @@ export async function runCommitLatencyBench(
         }
       });
       const stageOf = (): BlockStage => {
+        // A failed migration would leave every later block "in the restore": stop instead.
+        if (failure !== undefined) throw failure;
         if (store.switchedAtVersion !== undefined) return 'v2';
         return restoredAfterMs === null ? 'restore' : 'sync';
       };
