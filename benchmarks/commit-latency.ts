@@ -304,7 +304,9 @@ export async function runCommitLatencyBench(
     await temp.closeDbs();
 
     // --- during a migration --------------------------------------------------------------
-    log(`during a migration (on the ${thread} thread): the same ${blockCount} blocks right after startMigration()`);
+    log(
+      `during a migration (on the ${thread} thread): the same ${blockCount} blocks right after startMigration()`,
+    );
     let restoredAfterMs: number | null = null;
     let switchedAfterMs: number | null = null;
     let failure: unknown;

@@ -2,7 +2,8 @@
 // Kill-and-restart soak test, run by hand (not in CI):
 //
 //   npm run soak -- --minutes 10 [--json] [--seed N] [--kill-every S] [--stores N] [--keys N]
-//                   [--throttle LEAVES_PER_S] [--interval MS] [--dir DIR] [--keep] [--verbose]
+//                   [--throttle LEAVES_PER_S] [--interval MS] [--thread worker|main] [--dir DIR]
+//                   [--keep] [--verbose]
 //
 // It builds a node home (v1 of a realistic size from deterministic blocks), runs a node on it
 // (a child process: a RootStore that migrates in the background while it commits a block every
@@ -39,6 +40,8 @@ const { values: opts } = parseArgs({
     history: { type: 'string', default: '20' },
     throttle: { type: 'string', default: '2500' },
     interval: { type: 'string', default: '40' },
+    // Where the node runs its migration (RootStore `worker`), as `serve` does by default.
+    thread: { type: 'string', default: 'worker' },
     'block-changes': { type: 'string', default: '40' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -46,6 +49,11 @@ const { values: opts } = parseArgs({
   },
   strict: true,
 });
+
+if (opts.thread !== 'worker' && opts.thread !== 'main') {
+  process.stderr.write(`ERR_USAGE: --thread must be worker or main, not ${opts.thread}\n`);
+  process.exit(2);
+}
 
 const num = (name) => {
   const n = Number(opts[name]);
@@ -112,7 +120,11 @@ async function runChild() {
   const v1 = await openDb(join(home, 'application.db'));
   const v2 = await openDb(join(home, 'v2'));
   const say = (line) => process.stdout.write(`${line}\n`);
-  const rs = await RootStore.open(v1, v2, { throttle: num('throttle') || undefined, batchBytes: 512 * 1024 });
+  const rs = await RootStore.open(v1, v2, {
+    throttle: num('throttle') || undefined,
+    batchBytes: 512 * 1024,
+    worker: opts.thread === 'worker',
+  });
   rs.events$.subscribe((e) =>
     say(`E ${e.type} ${e.version}${e.type === 'failed' ? ` ${e.error.code}` : ''}`),
   );
@@ -158,7 +170,7 @@ function startNode(home, onCommit) {
     '--child',
     '--home',
     home,
-    ...['seed', 'stores', 'keys', 'throttle', 'interval', 'block-changes'].flatMap((k) => [
+    ...['seed', 'stores', 'keys', 'throttle', 'interval', 'block-changes', 'thread'].flatMap((k) => [
       `--${k}`,
       String(opts[k]),
     ]),
@@ -334,6 +346,7 @@ async function runSoak() {
     durationMs: Date.now() - started,
     buildMs,
     v1: { stores: workload.names.length, keysPerStore: num('keys'), history },
+    thread: opts.thread,
     runs,
     killsSurvived: kills.length,
     killsByPhase: byPhase,

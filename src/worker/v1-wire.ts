@@ -1,16 +1,10 @@
+import type { RangeOptions } from '../db/kv-db.js';
 import type { WireError } from '../errors.js';
 
 /** The messages of the v1 read channel between the migration worker and the node thread. */
 
 /** A range as KvDb passes it to abstract-level (full keys). */
-export interface WireRange {
-  gt?: Uint8Array;
-  gte?: Uint8Array;
-  lt?: Uint8Array;
-  lte?: Uint8Array;
-  reverse?: boolean;
-  limit?: number;
-}
+export type WireRange = RangeOptions;
 
 export type V1Request =
   /** Point reads: `keys` packed (wire.ts); `sync` asks for the flag to be raised after the reply. */

@@ -12,6 +12,9 @@ import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { RootStore, type RootStoreEvent, type RootStoreOptions } from '../../src/v2/root/root-store.js';
 import { FaultyLevel, InjectedFault } from '../helpers/faulty-level.js';
 import { Rng } from '../helpers/random.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+export { waitFor };
 
 /**
  * A small node for reliability tests: a RootStore over a v1 home built from deterministic
@@ -66,18 +69,6 @@ export async function buildTemplate(
 
 export function removeTemplate(path: string): void {
   rmSync(join(path, '..'), { recursive: true, force: true });
-}
-
-export function waitFor(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 3);
-    };
-    tick();
-  });
 }
 
 /** The injected fault at the bottom of an error's cause chain, if any. */

@@ -7,6 +7,7 @@ import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { RootStore, type RootStoreEvent } from '../../src/v2/root/root-store.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { buildV1, Workload } from '../helpers/v1-builder.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const tempDir = useTempDirs();
 const STORES = ['acc', 'bank'];
@@ -20,18 +21,6 @@ async function home() {
   await db.close();
   cpSync(v1Path, refPath, { recursive: true });
   return { v1Path, v2Path: join(dir, 'v2'), refPath };
-}
-
-function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error('timed out waiting'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
 }
 
 /** Commits `n` blocks to the node and to a v1-only reference; every app hash must agree. */
@@ -66,16 +55,16 @@ describe('RootStore: a migration worker that dies', () => {
         const events: RootStoreEvent[] = [];
         rs.events$.subscribe((e) => events.push(e));
         if (how === 'terminated') {
-          if (when === 'restore') await waitFor(() => (rs.status().progress.leavesDone ?? 0) > 0);
+          if (when === 'restore') await waitFor(() => (rs.status().progress.leavesDone ?? 0) > 0, 30_000);
           else {
-            await waitFor(() => rs.migratedVersion === 20);
+            await waitFor(() => rs.migratedVersion === 20, 30_000);
             await commitBoth(rs, ref, w, 3);
-            await waitFor(() => rs.migratedVersion === 23);
+            await waitFor(() => rs.migratedVersion === 23, 30_000);
             expect(rs.status().phase).toBe('waiting-switch');
           }
           await rs.migrationThread!.terminate();
         }
-        await waitFor(() => events.some((e) => e.type === 'failed'));
+        await waitFor(() => events.some((e) => e.type === 'failed'), 30_000);
         const failed = events.find((e) => e.type === 'failed') as Extract<RootStoreEvent, { type: 'failed' }>;
         expect(failed.error.code).toBe('ERR_WORKER_DIED');
         if (how === 'out of memory') expect(failed.error.message).toMatch(/memory/i);
@@ -93,7 +82,7 @@ describe('RootStore: a migration worker that dies', () => {
       const [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
       try {
         const rs = await RootStore.open(v1Db, v2Db, { worker: true });
-        await waitFor(() => rs.migratedVersion === rs.latestVersion);
+        await waitFor(() => rs.migratedVersion === rs.latestVersion, 30_000);
         await commitBoth(rs, ref, w, 3);
         expect(rs.switchedAtVersion).toBeDefined();
         expect(rs.status().phase).toBe('switched');

@@ -9,6 +9,7 @@ import { MultiStoreV1 } from '../../../src/v1/multi-store-v1.js';
 import { RootStore, type RootStoreEvent } from '../../../src/v2/root/root-store.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { buildV1, Workload } from '../../helpers/v1-builder.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const tempDir = useTempDirs();
 const STORES = ['acc', 'bank'];
@@ -24,18 +25,6 @@ async function home(keysPerStore = 1000, versions = 30) {
   return { dir, v1Path, v2Path: join(dir, 'v2'), refPath };
 }
 
-function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error('timed out waiting'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
-
 describe('RootStore operator options and faults', () => {
   it('a postponed switch waits until released while migratedVersion keeps up', async () => {
     const h = await home();
@@ -43,10 +32,10 @@ describe('RootStore operator options and faults', () => {
     try {
       const rs = await RootStore.open(v1Db, v2Db, { postponeSwitch: true });
       const w = new Workload(STORES, 1200, 3);
-      await waitFor(() => rs.migratedVersion === 30);
+      await waitFor(() => rs.migratedVersion === 30, 20_000);
       for (let i = 0; i < 10; i++) {
         await rs.commit(w.block(50));
-        await waitFor(() => rs.migratedVersion === rs.latestVersion);
+        await waitFor(() => rs.migratedVersion === rs.latestVersion, 20_000);
         expect(rs.isMigrating).toBe(true);
       }
       expect(rs.status().phase).toBe('waiting-switch');
@@ -84,7 +73,7 @@ describe('RootStore operator options and faults', () => {
         if (fault === 'gap') await kv.del(changesetKey(32));
         else await kv.put(changesetKey(32), new Uint8Array([2, 1, 0x41]));
         rs.resume();
-        await waitFor(() => events.some((e) => e.type === 'failed'));
+        await waitFor(() => events.some((e) => e.type === 'failed'), 20_000);
         const failed = events.find((e) => e.type === 'failed');
         expect(failed?.type === 'failed' && failed.error.code).toBe(
           fault === 'gap' ? 'ERR_CHANGESET_GAP' : 'ERR_INVALID_CHANGESET',
@@ -99,7 +88,7 @@ describe('RootStore operator options and faults', () => {
         // Restart: the broken buffer is detected and the migration starts over at the new height.
         [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
         rs = await RootStore.open(v1Db, v2Db);
-        await waitFor(() => rs.migratedVersion === rs.latestVersion);
+        await waitFor(() => rs.migratedVersion === rs.latestVersion, 20_000);
         for (let i = 0; i < 3; i++) await commitBoth();
         expect(rs.switchedAtVersion).toBe(36);
         for (let v = 30; v <= 39; v++) {
@@ -132,7 +121,7 @@ describe('RootStore operator options and faults', () => {
       // Someone wrote version 32 into the buffer with other contents before the node commits it.
       await rs.manager.buffer.write({ version: 32, changeset: w.block(5) });
       await commitBoth();
-      await waitFor(() => events.some((e) => e.type === 'failed'));
+      await waitFor(() => events.some((e) => e.type === 'failed'), 20_000);
       const failed = events.find((e) => e.type === 'failed');
       expect(failed?.type === 'failed' && failed.error.code).toBe('ERR_CHANGESET_CONFLICT');
       for (let i = 0; i < 3; i++) await commitBoth();
@@ -142,7 +131,7 @@ describe('RootStore operator options and faults', () => {
       await v2Db.close();
       [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
       rs = await RootStore.open(v1Db, v2Db);
-      await waitFor(() => rs.migratedVersion === rs.latestVersion);
+      await waitFor(() => rs.migratedVersion === rs.latestVersion, 20_000);
       await commitBoth();
       expect(rs.switchedAtVersion).toBe(35);
       for (let v = 30; v <= 36; v++) {
@@ -163,7 +152,7 @@ describe('RootStore operator options and faults', () => {
       const ref = await MultiStoreV1.open(refDb);
       let rs = await RootStore.open(v1Db, v2Db, { history: 20 });
       const w = new Workload(STORES, 960, 9);
-      await waitFor(() => rs.migratedVersion === 40);
+      await waitFor(() => rs.migratedVersion === 40, 20_000);
       for (let i = 0; i < 5; i++) {
         const cs = w.block(40);
         await rs.commit(cs);
