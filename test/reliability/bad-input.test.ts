@@ -493,7 +493,8 @@ const runners: Record<string, (c: Case) => Promise<string>> = {
           : ['migrate', '--v1', v1, '--v2', join(dir, 'v2')];
       const t0 = performance.now();
       const code = cliCode(runCli(args));
-      expect(performance.now() - t0).toBeLessThan(1000);
+      // A guard against a hang (a CLI start is ~0.5 s), not a speed target: loaded CI machines vary.
+      expect(performance.now() - t0).toBeLessThan(5000);
       expect(await dumpPath(v1)).toEqual(before);
       return code;
     } finally {
