@@ -14,6 +14,9 @@ const FLUSH_KEY = new Uint8Array([0]);
  * Flushing the memtable into a table before closing leaves no log records to replay.
  */
 export class FlushingLevel extends ClassicLevel<Uint8Array, Uint8Array> {
+  /** False: close without the flush (for a handle this process reopens next; see openDb). */
+  flushOnClose = true;
+
   /**
    * Flushes the memtable, then closes.
    * @example
@@ -23,7 +26,7 @@ export class FlushingLevel extends ClassicLevel<Uint8Array, Uint8Array> {
    */
   override async close(): Promise<void> {
     let flushError: unknown;
-    if (this.status === 'open') {
+    if (this.status === 'open' && this.flushOnClose) {
       try {
         await this.compactRange(FLUSH_KEY, FLUSH_KEY);
       } catch (err) {

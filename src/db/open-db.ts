@@ -16,6 +16,12 @@ export interface OpenDbOptions {
    * takes abstract-level's public batch() (slower), e.g. to rule the fast path out.
    */
   nativeBatch?: boolean;
+  /**
+   * Flush the memtable when closing (FlushingLevel), so a Go node can reopen the database.
+   * Default true; false only where this process reopens it next (the migration worker hands
+   * v2 back to the node thread at the switch, and flushing would hold that block up).
+   */
+  flushOnClose?: boolean;
 }
 
 /**
@@ -58,5 +64,6 @@ export async function openDb(path: string, options: OpenDbOptions = {}): Promise
     });
   }
   if (options.nativeBatch === false) NativeBatchPath.setEnabled(db, false);
+  if (options.flushOnClose === false) db.flushOnClose = false;
   return db;
 }

@@ -44,7 +44,8 @@ async function run(): Promise<void> {
   const log = workerLogger(data.logLevel);
   const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
   const v1 = await MultiStoreV1.open(remote as unknown as LevelDatabase, { readOnly: true });
-  const v2 = await openDb(data.v2Path, { createIfMissing: false });
+  // Not flushed at close: the node thread reopens v2 right after, and the switch waits for it.
+  const v2 = await openDb(data.v2Path, { createIfMissing: false, flushOnClose: false });
   const { manager } = await openV2Home(new KvDb(v2), v1, {
     logger: log,
     throttle: data.throttle,

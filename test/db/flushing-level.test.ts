@@ -42,6 +42,21 @@ describe('openDb closes LevelDB the way a Go node can reopen it', () => {
     await db.close();
     expect(logBytes(dir)).toBeGreaterThan(50_000);
   });
+
+  it('flushOnClose: false closes without the flush (the migration worker: this process reopens next)', async () => {
+    const dir = join(tempDir('noflush'), 'db');
+    const db = await openDb(dir, { flushOnClose: false });
+    await writeSome(db);
+    await db.close();
+    expect(logBytes(dir)).toBeGreaterThan(50_000);
+    // C++ LevelDB replays its log: nothing is lost for the next opener in this process.
+    const again = await openDb(dir, { createIfMissing: false });
+    expect(new Uint8Array((await again.get(new Uint8Array([1, 1, 243])))!)).toEqual(
+      new Uint8Array(100).fill(499 & 0xff),
+    );
+    await again.close();
+    expect(logBytes(dir)).toBe(0);
+  });
 });
 
 describe('the databases openDb opens', () => {
