@@ -1,5 +1,6 @@
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
+import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex } from '../../src/encoding/bytes.js';
@@ -97,4 +98,22 @@ describe('RootStore: a migration worker that dies', () => {
       }
     },
   );
+});
+
+describe('RootStore worker: true, bad setup', () => {
+  it('a v2 that is not an on-disk LevelDB is ERR_USAGE at open, and no migration starts', async () => {
+    const h = await home();
+    const v1Db = await openDb(h.v1Path);
+    const v2Db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });
+    try {
+      await expect(RootStore.open(v1Db, v2Db, { worker: true })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      // v1 is untouched and still the node's: it opens and commits as before.
+      const rs = await RootStore.open(v1Db, v2Db, { migrate: false });
+      expect(rs.latestVersion).toBe(20);
+      await rs.close();
+    } finally {
+      await v1Db.close();
+      await v2Db.close();
+    }
+  });
 });

@@ -166,6 +166,13 @@ export class RootStore {
     options: RootStoreOptions = {},
   ): Promise<RootStore> {
     const log = (options.logger ?? silentLogger).child({ component: 'root' });
+    // Before anything is read or written: the worker opens v2 by its directory.
+    if (options.worker && typeof (v2Db as { location?: unknown }).location !== 'string') {
+      throw new StoreMigrateError(
+        'ERR_USAGE',
+        'worker: true needs v2 in an on-disk LevelDB (classic-level, as openDb opens it): the worker opens its directory',
+      );
+    }
     const v2 = new KvDb(v2Db);
     const switchedRaw = await v2.get(SWITCHED_KEY);
     const v1 = await MultiStoreV1.open(v1Db, {
@@ -178,12 +185,6 @@ export class RootStore {
     if (!switched && (await RootStore.#mustStartOver(parts, v1, log))) {
       await v2.clear();
       parts = await RootStore.#openV2(v1, v2, options, false);
-    }
-    if (options.worker && !switched && typeof (v2Db as { location?: unknown }).location !== 'string') {
-      throw new StoreMigrateError(
-        'ERR_USAGE',
-        'worker: true needs v2 in an on-disk LevelDB (classic-level, as openDb opens it): the worker opens its directory',
-      );
     }
     const rs = new RootStore(v1, v2, parts, options, log);
     if (switchedRaw !== undefined) {
