@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { pino } from 'pino';
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import type { LevelDatabase } from '../db/kv-db.js';
 import { encodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
@@ -39,15 +40,6 @@ function workerUrl(): URL {
   }
   return built;
 }
-
-const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
 
 /**
  * The node thread's handle on a migration running in a worker thread (migration-worker.ts),
@@ -162,7 +154,8 @@ export class MigrationThread {
   #relayLog(line: string): void {
     try {
       const { level, msg, ...rest } = JSON.parse(line) as { level: number; msg?: string };
-      this.#log[LEVELS[level] ?? 'info'](rest, msg);
+      const label = (pino.levels.labels[level] ?? 'info') as 'info';
+      this.#log[label](rest, msg);
     } catch (err) {
       this.#log.warn({ err, line }, 'unreadable log line from the migration worker');
     }

@@ -6,11 +6,10 @@ import { openDb } from '../db/open-db.js';
 import { decodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
 import { toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { MigrationManager } from '../migration/migration-manager.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { openV2Home } from '../v2/home/open-v2-home.js';
 import { RemoteLevel } from './remote-level.js';
-import type { FromWorker, MigrationWorkerData, ToWorker, WorkerState } from './worker-messages.js';
+import { type FromWorker, type MigrationWorkerData, type ToWorker, workerState } from './worker-messages.js';
 
 /**
  * The migration worker (MigrationThread starts it): it owns v2 until the switch and runs the
@@ -28,16 +27,6 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 function workerLogger(level: string): Logger {
   const stream = { write: (line: string) => post({ t: 'log', line }) };
   return pino({ level, base: undefined }, stream);
-}
-
-function stateOf(m: MigrationManager): WorkerState {
-  return {
-    height: m.height,
-    migratedVersion: m.migratedVersion,
-    scLatest: m.stateCommitment?.latestVersion ?? 0,
-    bufferFirst: m.buffer.first,
-    bufferLast: m.buffer.last,
-  };
 }
 
 async function run(): Promise<void> {
@@ -59,14 +48,14 @@ async function run(): Promise<void> {
   const changesets = new Subject<VersionedChangeset>();
   const done = new Subject<void>();
   manager.progress$.subscribe((progress) => post({ t: 'progress', progress }));
-  manager.onMigrated((version) => post({ t: 'migrated', version, state: stateOf(manager) }));
+  manager.onMigrated((version) => post({ t: 'migrated', version, state: workerState(manager) }));
   port.on('message', (msg: ToWorker) => {
     switch (msg.t) {
       case 'changeset': {
         const version = msg.version;
         changesets.next({ version, changeset: decodeChangeset(new Uint8Array(msg.bytes)) });
         manager.persisted(version).then(
-          () => post({ t: 'persisted', version, state: stateOf(manager) }),
+          () => post({ t: 'persisted', version, state: workerState(manager) }),
           (err: unknown) => post({ t: 'persist-failed', version, error: toWireError(err) }),
         );
         return;
@@ -94,7 +83,7 @@ async function run(): Promise<void> {
         return;
     }
   });
-  post({ t: 'state', state: stateOf(manager) });
+  post({ t: 'state', state: workerState(manager) });
   let failure: unknown;
   try {
     await manager.start(data.height, changesets, done);

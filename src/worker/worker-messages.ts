@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../errors.js';
+import type { MigrationManager } from '../migration/migration-manager.js';
 import type { MigrationProgress } from '../migration/progress.js';
 
 /** What the node thread hands the migration worker at its start. */
@@ -39,6 +40,22 @@ export interface WorkerState {
   scLatest: number;
   bufferFirst: number;
   bufferLast: number;
+}
+
+/**
+ * A manager's WorkerState: what the worker reports as it goes, and what the node thread
+ * starts a MigrationThread with.
+ * @example
+ * post({ t: 'state', state: workerState(manager) });
+ */
+export function workerState(m: MigrationManager): WorkerState {
+  return {
+    height: m.height,
+    migratedVersion: m.migratedVersion,
+    scLatest: m.stateCommitment?.latestVersion ?? 0,
+    bufferFirst: m.buffer.first,
+    bufferLast: m.buffer.last,
+  };
 }
 
 /** Worker → node thread. */

@@ -21,6 +21,15 @@ async function writeSome(db: { put(k: Uint8Array, v: Uint8Array): Promise<void> 
     await db.put(new Uint8Array([1, i >> 8, i & 0xff]), new Uint8Array(100).fill(i));
 }
 
+/** Reopens `dir` and finds writeSome's last write. */
+async function expectLastWrite(dir: string): Promise<void> {
+  const again = await openDb(dir, { createIfMissing: false });
+  expect(new Uint8Array((await again.get(new Uint8Array([1, 1, 243])))!)).toEqual(
+    new Uint8Array(100).fill(499 & 0xff),
+  );
+  await again.close();
+}
+
 describe('openDb closes LevelDB the way a Go node can reopen it', () => {
   it('leaves no records in the log after close, and keeps every write', async () => {
     const dir = join(tempDir('flush'), 'db');
@@ -28,11 +37,7 @@ describe('openDb closes LevelDB the way a Go node can reopen it', () => {
     await writeSome(db);
     await db.close();
     expect(logBytes(dir)).toBe(0);
-    const again = await openDb(dir, { createIfMissing: false });
-    expect(new Uint8Array((await again.get(new Uint8Array([1, 1, 243])))!)).toEqual(
-      new Uint8Array(100).fill(499 & 0xff),
-    );
-    await again.close();
+    await expectLastWrite(dir);
   });
 
   it('where a plain classic-level close leaves them in the log (what goleveldb may skip)', async () => {
@@ -50,11 +55,7 @@ describe('openDb closes LevelDB the way a Go node can reopen it', () => {
     await db.close();
     expect(logBytes(dir)).toBeGreaterThan(50_000);
     // C++ LevelDB replays its log: nothing is lost for the next opener in this process.
-    const again = await openDb(dir, { createIfMissing: false });
-    expect(new Uint8Array((await again.get(new Uint8Array([1, 1, 243])))!)).toEqual(
-      new Uint8Array(100).fill(499 & 0xff),
-    );
-    await again.close();
+    await expectLastWrite(dir);
     expect(logBytes(dir)).toBe(0);
   });
 });

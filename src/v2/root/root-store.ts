@@ -13,6 +13,7 @@ import type { CommitInfo } from '../../multistore/commit-info.js';
 import type { QueryResult } from '../../multistore/proof-ops.js';
 import { MultiStoreV1 } from '../../v1/multi-store-v1.js';
 import { MigrationThread } from '../../worker/migration-thread.js';
+import { workerState } from '../../worker/worker-messages.js';
 import type { StateCommitment } from '../commitment/state-commitment.js';
 import { openV2Home, type V2Home } from '../home/open-v2-home.js';
 import { V2Keys } from '../home/v2-keys.js';
@@ -315,13 +316,7 @@ export class RootStore {
     if (!this.#options.worker) return this.#home.manager;
     const o = this.#options;
     const m = this.#home.manager;
-    const state = {
-      height: m.height,
-      migratedVersion: m.migratedVersion,
-      scLatest: this.#home.sc.latestVersion,
-      bufferFirst: m.buffer.first,
-      bufferLast: m.buffer.last,
-    };
+    const state = workerState(m);
     // LevelDB opens a directory once per process: this thread lets go of v2 for the worker.
     await this.#v2.db.close();
     const thread = MigrationThread.spawn({
