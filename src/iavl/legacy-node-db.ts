@@ -27,7 +27,7 @@ export class LegacyNodeDb extends NodeDb {
 
   protected loadNode(hash: Uint8Array, verify: boolean): Node | undefined {
     const raw = this.kv.getSync(nodeKey(hash));
-    return raw === undefined ? undefined : decodeLegacyNode(hash, raw, verify);
+    return raw === undefined ? undefined : this.decode(hash, raw, verify);
   }
 
   protected storageKey(hash: Uint8Array): Uint8Array {
@@ -79,8 +79,9 @@ export class LegacyNodeDb extends NodeDb {
       const hash = this.hashOf(n);
       this.linkChildren(n, save);
       n.ref = hash;
-      batch.put(this.kv.batchKey(N, hash), encodeLegacyNode(n));
-      this.cache.set(n);
+      const raw = encodeLegacyNode(n);
+      batch.put(this.kv.batchKey(N, hash), raw);
+      this.cacheWritten(hash, raw);
     };
     if (root !== null && root.ref === undefined) save(root);
     // 'o' + u64be(previous) + u64be(node version) + hash: the node lived from its own version

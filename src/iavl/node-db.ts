@@ -2,7 +2,7 @@ import type { KvDb, WriteBatch } from '../db/kv-db.js';
 import { toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
-import { NodeCache, refKey } from './node-cache.js';
+import { entryRef, entryValue, NodeCache, refKey } from './node-cache.js';
 import { innerHash, leafHash } from './node-hash.js';
 
 export type TreeLayout = 'legacy' | 'node-key';
@@ -32,10 +32,9 @@ export abstract class NodeDb {
   /** Loads a persisted node by reference. Missing or corrupt nodes raise typed errors. */
   getNode(ref: Uint8Array): Node {
     const cached = this.cache.get(ref);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return this.#decodeCached(cached);
     const node = this.loadNode(ref, true);
     if (node === undefined) throw missing(ref);
-    this.cache.set(node);
     return node;
   }
 
@@ -46,7 +45,7 @@ export abstract class NodeDb {
    */
   peekNode(ref: Uint8Array): Node {
     const cached = this.cache.get(ref);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return this.#decodeCached(cached);
     const node = this.loadNode(ref, false);
     if (node === undefined) throw missing(ref);
     return node;
@@ -60,6 +59,28 @@ export abstract class NodeDb {
   protected abstract decodeStored(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node;
 
   /**
+   * Decodes a node read from the database from a copy in the cache's arena (cached when
+   * `verify`, which checks its hash first), so the node's fields (views) keep neither
+   * LevelDB's per-read backing store nor its parent's bytes alive.
+   */
+  protected decode(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node {
+    const entry = this.cache.own(ref, raw);
+    const node = this.decodeStored(entryRef(entry), entryValue(entry), verify);
+    if (verify) this.cache.set(entry);
+    return node;
+  }
+
+  /** Caches a node this tree just wrote, as the bytes it wrote. */
+  protected cacheWritten(ref: Uint8Array, raw: Uint8Array): void {
+    this.cache.add(ref, raw);
+  }
+
+  // Cached entries were verified when they were read or written.
+  #decodeCached(entry: Uint8Array): Node {
+    return this.decodeStored(entryRef(entry), entryValue(entry), false);
+  }
+
+  /**
    * Many nodes in one read on LevelDB's thread pool, so the reads overlap work on this thread.
    * As getNode (verified and cached) or peekNode (neither), by `verify`.
    */
@@ -68,7 +89,7 @@ export abstract class NodeDb {
     const todo: number[] = [];
     for (let i = 0; i < refs.length; i++) {
       const cached = this.cache.get(refs[i]);
-      if (cached !== undefined) out[i] = cached;
+      if (cached !== undefined) out[i] = this.#decodeCached(cached);
       else todo.push(i);
     }
     if (todo.length === 0) return out;
@@ -77,9 +98,8 @@ export abstract class NodeDb {
       const ref = refs[todo[j]];
       const raw = raws[j];
       // Not at its usual key (a moved root): the single read knows where else to look.
-      const node = raw === undefined ? this.loadNode(ref, verify) : this.decodeStored(ref, raw, verify);
+      const node = raw === undefined ? this.loadNode(ref, verify) : this.decode(ref, raw, verify);
       if (node === undefined) throw missing(ref);
-      if (verify) this.cache.set(node);
       out[todo[j]] = node;
     }
     return out;

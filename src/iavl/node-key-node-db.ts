@@ -53,7 +53,7 @@ export class NodeKeyNodeDb extends NodeDb {
   protected loadNode(ref: Uint8Array, verify: boolean): Node | undefined {
     if (ref.length === HASH_SIZE) {
       const raw = this.kv.getSync(concatBytes(new Uint8Array([N]), ref));
-      return raw === undefined ? undefined : decodeLegacyNode(ref, raw, verify);
+      return raw === undefined ? undefined : this.decode(ref, raw, verify);
     }
     let raw = this.kv.getSync(sKey(ref));
     let key = ref;
@@ -63,7 +63,7 @@ export class NodeKeyNodeDb extends NodeDb {
       raw = this.kv.getSync(sKey(key));
     }
     if (raw === undefined) return undefined;
-    return decodeNodeKeyNode(key, raw);
+    return this.decode(key, raw, verify);
   }
 
   protected storageKey(ref: Uint8Array): Uint8Array {
@@ -193,8 +193,9 @@ export class NodeKeyNodeDb extends NodeDb {
       n.ref = nodeKeyBytes(version, ++nonce);
       this.linkChildren(n, save);
       this.hashOf(n);
-      batch.put(this.kv.batchKey(S, n.ref), encodeNodeKeyNode(n));
-      this.cache.set(n);
+      const raw = encodeNodeKeyNode(n);
+      batch.put(this.kv.batchKey(S, n.ref), raw);
+      this.cacheWritten(n.ref, raw);
     };
     save(root);
   }

@@ -56,9 +56,4 @@ export class Node {
     n.rightRef = this.rightRef;
     return n;
   }
-
-  /** Approximate memory footprint, for byte-bounded caches. */
-  get byteSize(): number {
-    return 120 + this.key.length + (this.value?.length ?? 0) + 48;
-  }
 }
