@@ -23,6 +23,8 @@ export interface MemoryBenchOptions {
   leaves?: number;
   stores?: number;
   seed?: number;
+  /** Where the migration runs: a worker thread under RootStore (default, as `serve`), or `main` as `migrate`. */
+  thread?: 'worker' | 'main';
   log?: (line: string) => void;
 }
 
@@ -42,7 +44,12 @@ export interface MemoryBenchResult {
   date: string;
   machine: MachineInfo;
   git: GitInfo;
-  params: Omit<FixtureSpec, 'leaves'> & { leaves: number[]; child: string; sampleEveryMs: 100 };
+  params: Omit<FixtureSpec, 'leaves'> & {
+    leaves: number[];
+    child: string;
+    sampleEveryMs: 100;
+    thread: 'worker' | 'main';
+  };
   runs: MemoryRun[];
   summary: {
     /** maxRSS of each run, bytes, in the order of `runs`. */
@@ -65,9 +72,9 @@ function childNodeArgs(): string[] {
   return (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 }
 
-function runChild(v1Path: string, v2Path: string): Promise<MemoryChildReport> {
+function runChild(v1Path: string, v2Path: string, thread: 'worker' | 'main'): Promise<MemoryChildReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...childNodeArgs(), CHILD, v1Path, v2Path], {
+    const child = spawn(process.execPath, [...childNodeArgs(), CHILD, v1Path, v2Path, thread], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -93,7 +100,8 @@ function runChild(v1Path: string, v2Path: string): Promise<MemoryChildReport> {
 /**
  * Peak memory of a migration, each in a fresh child process (`node memory-child.js`, no
  * flags), at `leaves` and at 4 × `leaves`. The child reports the kernel's maxRSS and the
- * 100 ms samples of process.memoryUsage().
+ * 100 ms samples of process.memoryUsage() and /proc/self/status: the whole process, so a
+ * worker thread's heap counts too.
  */
 export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<MemoryBenchResult> {
   const small = options.leaves ?? 1_000_000;
@@ -101,6 +109,7 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
   const stores = options.stores ?? 10;
   const seed = options.seed ?? 1;
   const log = options.log ?? (() => {});
+  const thread = options.thread ?? 'worker';
   const started = performance.now();
   const loadStart = load1m();
   const runs: MemoryRun[] = [];
@@ -111,10 +120,10 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
       const work = await temp.make(`memory-${leaves}`);
       const v1Path = join(work, 'application.db');
       const copyMs = await copyFixture(fixture, v1Path);
-      log(`migrating ${int(leaves)} leaves in a child process`);
+      log(`migrating ${int(leaves)} leaves in a child process (migration on the ${thread} thread)`);
       const load0 = load1m();
       const t = performance.now();
-      const child = await runChild(v1Path, join(work, 'v2'));
+      const child = await runChild(v1Path, join(work, 'v2'), thread);
       const wallMs = performance.now() - t;
       const run: MemoryRun = {
         leaves: child.leaves,
@@ -184,6 +193,7 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
       seed,
       child: 'dist-bench/benchmarks/memory-child.js',
       sampleEveryMs: 100,
+      thread,
     },
     runs,
     summary: {
@@ -199,7 +209,15 @@ export async function runMemoryBench(options: MemoryBenchOptions = {}): Promise<
 }
 
 export function memoryRows(r: MemoryBenchResult): TableRow[] {
-  const rows: TableRow[] = [];
+  const rows: TableRow[] = [
+    {
+      metric: 'migration on',
+      value:
+        r.params.thread === 'worker'
+          ? 'a worker thread (RootStore worker: true, an empty block every 500 ms until the switch)'
+          : 'the main thread (manager.migrate, as store-migrate migrate)',
+    },
+  ];
   r.runs.forEach((run, i) => {
     const c = run.child;
     const t = r.targets[i];
@@ -225,7 +243,10 @@ export function memoryRows(r: MemoryBenchResult): TableRow[] {
         metric: '  rss at start / opened / migrated',
         value: `${mib(c.milestones.start)} / ${mib(c.milestones.opened)} / ${mib(c.milestones.migrated)}`,
       },
-      { metric: '  migrate time, rate', value: `${ms(c.durationMs)}, ${int(run.leavesPerSec)} leaves/s` },
+      {
+        metric: r.params.thread === 'worker' ? '  restore time, rate' : '  migrate time, rate',
+        value: `${ms(c.durationMs)}, ${int(run.leavesPerSec)} leaves/s`,
+      },
       { metric: '  load average', value: run.loadAvg1m.join(' -> ') },
     );
   });
@@ -251,7 +272,12 @@ export const memoryScenario: Scenario<MemoryBenchResult> = {
   name: 'memory',
   description: 'peak RSS of a migration in a child process, at N and 4N leaves',
   async run(opts): Promise<ScenarioOutput<MemoryBenchResult>> {
-    const result = await runMemoryBench({ leaves: opts.keys, seed: opts.seed, log: opts.log });
+    const result = await runMemoryBench({
+      leaves: opts.keys,
+      seed: opts.seed,
+      thread: opts.thread,
+      log: opts.log,
+    });
     return scenarioOutput('memory benchmark', result, memoryRows(result));
   },
 };

@@ -30,7 +30,7 @@ options:
   --block-changes N  changes per block (commit-latency, sync; default 1000), or sets per
                      saveVersion and puts per mpt commit (iavl; default 1000)
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
-  --thread T     worker or main: where the migration runs (commit-latency, sync; default worker)
+  --thread T     worker or main: where the migration runs (commit-latency, sync, memory; default worker)
   --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate only; node-key
                  also runs the legacy case in the same run, to compare per leaf)
   --json         print exactly one JSON document on stdout (progress still goes to stderr)

@@ -106,6 +106,7 @@ export class MutableTree {
       this.#root = this.ndb.getRoot(target);
     }
     this.#version = target;
+    this.ndb.endBlock();
     this.#orphans.clear();
     this.#fastChanges.clear();
     if (this.#fast === undefined) {
@@ -256,6 +257,7 @@ export class MutableTree {
     this.#version = version;
     this.#orphans.clear();
     this.#fastChanges.clear();
+    this.ndb.endBlock();
     return { hash, version };
   }
 

@@ -2,12 +2,18 @@ import type { KvDb, WriteBatch } from '../db/kv-db.js';
 import { toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
-import { entryRef, entryValue, NodeCache, refKey } from './node-cache.js';
+import { cacheKey, entryRef, entryValue, NodeCache, refKey } from './node-cache.js';
 import { innerHash, leafHash } from './node-hash.js';
 
 export type TreeLayout = 'legacy' | 'node-key';
 
+// A legacy node's reference is its sha256 hash.
+const HASH_BYTES = 32;
+
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
+// Decoded nodes kept for one block (see NodeDb.endBlock); a bound for walks that never end one.
+const RECENT_MAX = 65_536;
 
 /**
  * Where a tree's nodes live: one layout's keys under one prefix. Reads are synchronous
@@ -17,6 +23,10 @@ export abstract class NodeDb {
   abstract readonly layout: TreeLayout;
   readonly kv: KvDb;
   protected readonly cache: NodeCache;
+  // The nodes decoded since the last endBlock(): a block reads each node on its paths a few
+  // times (read-ahead, apply, hashing), and decoding a cache entry again each time was a
+  // third of everything a commit allocated.
+  readonly #recent = new Map<number, Node>();
 
   constructor(kv: KvDb, cacheBytes = DEFAULT_CACHE_BYTES) {
     if (!kv.supportsGetSync) {
@@ -31,11 +41,27 @@ export abstract class NodeDb {
 
   /** Loads a persisted node by reference. Missing or corrupt nodes raise typed errors. */
   getNode(ref: Uint8Array): Node {
+    const k = cacheKey(ref);
+    const recent = this.#recent.get(k);
+    if (recent !== undefined && sameBytes(recent.ref!, ref)) return recent;
     const cached = this.cache.get(ref);
-    if (cached !== undefined) return this.#decodeCached(cached);
-    const node = this.loadNode(ref, true);
+    const node = cached !== undefined ? this.#decodeCached(cached) : this.loadNode(ref, true);
     if (node === undefined) throw missing(ref);
+    this.#remember(k, node);
     return node;
+  }
+
+  #remember(k: number, node: Node): void {
+    if (this.#recent.size >= RECENT_MAX) this.#recent.clear();
+    this.#recent.set(k, node);
+  }
+
+  /**
+   * Forgets the decoded nodes of the block just committed (the cache keeps their bytes):
+   * MutableTree calls it after each saveVersion, so they never outlive a block.
+   */
+  endBlock(): void {
+    this.#recent.clear();
   }
 
   /**
@@ -44,9 +70,7 @@ export abstract class NodeDb {
    * downstream and the root compared, as the importer and restore do.
    */
   peekNode(ref: Uint8Array): Node {
-    const cached = this.cache.get(ref);
-    if (cached !== undefined) return this.#decodeCached(cached);
-    const node = this.loadNode(ref, false);
+    const node = this.#peekCached(ref) ?? this.loadNode(ref, false);
     if (node === undefined) throw missing(ref);
     return node;
   }
@@ -80,6 +104,24 @@ export abstract class NodeDb {
     return this.decodeStored(entryRef(entry), entryValue(entry), false);
   }
 
+  /** As getNode, from memory only (undefined: it must be read). */
+  #cachedNode(ref: Uint8Array): Node | undefined {
+    const k = cacheKey(ref);
+    const recent = this.#recent.get(k);
+    if (recent !== undefined && sameBytes(recent.ref!, ref)) return recent;
+    const entry = this.cache.get(ref);
+    if (entry === undefined) return undefined;
+    const node = this.#decodeCached(entry);
+    this.#remember(k, node);
+    return node;
+  }
+
+  // A one-pass walk keeps nothing it decodes.
+  #peekCached(ref: Uint8Array): Node | undefined {
+    const entry = this.cache.get(ref);
+    return entry === undefined ? undefined : this.#decodeCached(entry);
+  }
+
   /**
    * Many nodes in one read on LevelDB's thread pool, so the reads overlap work on this thread.
    * As getNode (verified and cached) or peekNode (neither), by `verify`.
@@ -88,8 +130,8 @@ export abstract class NodeDb {
     const out = new Array<Node>(refs.length);
     const todo: number[] = [];
     for (let i = 0; i < refs.length; i++) {
-      const cached = this.cache.get(refs[i]);
-      if (cached !== undefined) out[i] = this.#decodeCached(cached);
+      const cached = verify ? this.#cachedNode(refs[i]) : this.#peekCached(refs[i]);
+      if (cached !== undefined) out[i] = cached;
       else todo.push(i);
     }
     if (todo.length === 0) return out;
@@ -100,6 +142,7 @@ export abstract class NodeDb {
       // Not at its usual key (a moved root): the single read knows where else to look.
       const node = raw === undefined ? this.loadNode(ref, verify) : this.decode(ref, raw, verify);
       if (node === undefined) throw missing(ref);
+      if (verify) this.#remember(cacheKey(ref), node);
       out[todo[j]] = node;
     }
     return out;
@@ -151,9 +194,21 @@ export abstract class NodeDb {
     if (n.height === 0) {
       n.hash = leafHash(n.key, n.value!, n.version);
     } else {
-      n.hash = innerHash(n.height, n.size, n.version, this.hashOf(this.left(n)), this.hashOf(this.right(n)));
+      n.hash = innerHash(
+        n.height,
+        n.size,
+        n.version,
+        this.#childHash(n.left, n.leftRef),
+        this.#childHash(n.right, n.rightRef),
+      );
     }
     return n.hash;
+  }
+
+  // A 32-byte reference is a legacy child's hash (in either layout): no need to load it.
+  #childHash(child: Node | undefined, ref: Uint8Array | undefined): Uint8Array {
+    if (child !== undefined) return this.hashOf(child);
+    return ref!.length === HASH_BYTES ? ref! : this.hashOf(this.getNode(ref!));
   }
 
   /** Root of a saved version: null for an empty tree. Throws ERR_VERSION_NOT_FOUND. */
@@ -182,6 +237,7 @@ export abstract class NodeDb {
 
   /** Forgets cached nodes, e.g. after pruning deleted some. */
   clearCache(): void {
+    this.#recent.clear();
     this.cache.clear();
   }
 
@@ -206,4 +262,11 @@ function missing(ref: Uint8Array): StoreMigrateError {
   return new StoreMigrateError('ERR_MISSING_NODE', `node ${toHex(ref)} is missing from the database`, {
     details: { node: toHex(ref) },
   });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -18,9 +18,10 @@ describe('CommitStore.commit', () => {
   it.each([
     // The read-ahead of the nodes the block visits fails: nothing is applied yet.
     { when: 'in the read-ahead', method: 'getMany', nth: 2, cacheBytes: undefined },
-    // A cache too small to keep what was read ahead: applying reads node by node, and the
-    // 30th read fails after store a has taken some of its changes.
-    { when: 'halfway through applying it', method: 'getSync', nth: 30, cacheBytes: 2048 },
+    // Applying reads nothing (the read-ahead's nodes are kept for the block); staging checks
+    // each tree's next version with a point read, and store b's fails after store a has been
+    // applied and staged. A cache too small to hold the read-ahead changes nothing.
+    { when: 'after store a is staged', method: 'getSync', nth: 2, cacheBytes: 2048 },
   ])(
     'leaves no part of a changeset behind when a tree read fails $when',
     async ({ method, nth, cacheBytes }) => {
