@@ -30,6 +30,11 @@ export interface MigrationThreadOptions {
   maxOldGenerationSizeMb?: number;
 }
 
+
+// The worker's garbage dies within a batch or a replayed block, so a small young generation
+// costs it no speed (restore of 4M leaves: 121 s vs 117 s) and saves ~65 MiB of resident
+// memory against V8's default (bench memory at 4M leaves: peak RssAnon 289 vs 354 MiB).
+const WORKER_YOUNG_GENERATION_MB = 8;
 /** The compiled worker; under vitest (TypeScript sources) the build's copy. */
 function workerUrl(): URL {
   const here = new URL('./migration-worker.js', import.meta.url);
@@ -98,9 +103,10 @@ export class MigrationThread {
     this.#worker = new Worker(workerUrl(), {
       workerData: data,
       transferList: [channel.port2],
-      resourceLimits: o.maxOldGenerationSizeMb
-        ? { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb }
-        : undefined,
+      resourceLimits: {
+        maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
+        ...(o.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb } : {}),
+      },
     });
     this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg));
     this.#stopped = new Promise<void>((resolve) => {
