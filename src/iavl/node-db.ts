@@ -1,5 +1,5 @@
 import type { KvDb, WriteBatch } from '../db/kv-db.js';
-import { toHex } from '../encoding/bytes.js';
+import { equalBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
 import { cacheKey, entryRef, entryValue, NodeCache, refKey } from './node-cache.js';
@@ -41,13 +41,11 @@ export abstract class NodeDb {
 
   /** Loads a persisted node by reference. Missing or corrupt nodes raise typed errors. */
   getNode(ref: Uint8Array): Node {
-    const k = cacheKey(ref);
-    const recent = this.#recent.get(k);
-    if (recent !== undefined && sameBytes(recent.ref!, ref)) return recent;
-    const cached = this.cache.get(ref);
-    const node = cached !== undefined ? this.#decodeCached(cached) : this.loadNode(ref, true);
+    const held = this.#cachedNode(ref);
+    if (held !== undefined) return held;
+    const node = this.loadNode(ref, true);
     if (node === undefined) throw missing(ref);
-    this.#remember(k, node);
+    this.#remember(cacheKey(ref), node);
     return node;
   }
 
@@ -108,7 +106,7 @@ export abstract class NodeDb {
   #cachedNode(ref: Uint8Array): Node | undefined {
     const k = cacheKey(ref);
     const recent = this.#recent.get(k);
-    if (recent !== undefined && sameBytes(recent.ref!, ref)) return recent;
+    if (recent !== undefined && equalBytes(recent.ref!, ref)) return recent;
     const entry = this.cache.get(ref);
     if (entry === undefined) return undefined;
     const node = this.#decodeCached(entry);
@@ -262,11 +260,4 @@ function missing(ref: Uint8Array): StoreMigrateError {
   return new StoreMigrateError('ERR_MISSING_NODE', `node ${toHex(ref)} is missing from the database`, {
     details: { node: toHex(ref) },
   });
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
-  return true;
 }
