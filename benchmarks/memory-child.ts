@@ -131,8 +131,13 @@ async function main(): Promise<void> {
   const run = thread === 'main' ? migrateHere : migrateInWorker;
   let result: MigrationOutcome;
   try {
-    result = await run(v1Path, v2Path, dbOptions, () => {
-      milestones.opened = take().rss;
+    result = await run({
+      v1Path,
+      v2Path,
+      dbOptions,
+      opened: () => {
+        milestones.opened = take().rss;
+      },
     });
     milestones.migrated = take().rss;
   } finally {
@@ -163,13 +168,16 @@ interface MigrationOutcome {
   height: number;
 }
 
+interface MigrationArgs {
+  v1Path: string;
+  v2Path: string;
+  dbOptions: OpenDbOptions | undefined;
+  /** Called once both databases are open. */
+  opened: () => void;
+}
+
 /** As `store-migrate migrate`: manager.migrate(height) on this thread. */
-async function migrateHere(
-  v1Path: string,
-  v2Path: string,
-  dbOptions: OpenDbOptions | undefined,
-  opened: () => void,
-): Promise<MigrationOutcome> {
+async function migrateHere({ v1Path, v2Path, dbOptions, opened }: MigrationArgs): Promise<MigrationOutcome> {
   const v1Db = await openDb(v1Path, { ...dbOptions, createIfMissing: false });
   try {
     const v1 = await MultiStoreV1.open(v1Db, { readOnly: true });
@@ -202,12 +210,12 @@ const BLOCK_MS = 500;
  * BLOCK_MS until it switches. The app hash reported is v2's at the height the restore started
  * from, the fixture's latest.
  */
-async function migrateInWorker(
-  v1Path: string,
-  v2Path: string,
-  dbOptions: OpenDbOptions | undefined,
-  opened: () => void,
-): Promise<MigrationOutcome> {
+async function migrateInWorker({
+  v1Path,
+  v2Path,
+  dbOptions,
+  opened,
+}: MigrationArgs): Promise<MigrationOutcome> {
   const v1Db = await openDb(v1Path, { ...dbOptions, createIfMissing: false });
   const v2Db = await openDb(v2Path, dbOptions);
   const store = await RootStore.open(v1Db, v2Db, { worker: true });

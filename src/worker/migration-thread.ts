@@ -30,7 +30,6 @@ export interface MigrationThreadOptions {
   maxOldGenerationSizeMb?: number;
 }
 
-
 // The worker's garbage dies within a batch or a replayed block, so a small young generation
 // costs it no speed (restore of 4M leaves: 121 s vs 117 s) and saves ~65 MiB of resident
 // memory against V8's default (bench memory at 4M leaves: peak RssAnon 289 vs 354 MiB).
