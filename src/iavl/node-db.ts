@@ -3,12 +3,10 @@ import { equalBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
 import { cacheKey, entryRef, entryValue, NodeCache, refKey } from './node-cache.js';
+import { HASH_SIZE } from './node-codec.js';
 import { innerHash, leafHash } from './node-hash.js';
 
 export type TreeLayout = 'legacy' | 'node-key';
-
-// A legacy node's reference is its sha256 hash.
-const HASH_BYTES = 32;
 
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -206,7 +204,7 @@ export abstract class NodeDb {
   // A 32-byte reference is a legacy child's hash (in either layout): no need to load it.
   #childHash(child: Node | undefined, ref: Uint8Array | undefined): Uint8Array {
     if (child !== undefined) return this.hashOf(child);
-    return ref!.length === HASH_BYTES ? ref! : this.hashOf(this.getNode(ref!));
+    return ref!.length === HASH_SIZE ? ref! : this.hashOf(this.getNode(ref!));
   }
 
   /** Root of a saved version: null for an empty tree. Throws ERR_VERSION_NOT_FOUND. */
