@@ -12,6 +12,12 @@ export interface OpenDbOptions {
   /** LevelDB memtable size in bytes. Default 4 MiB. */
   writeBufferSize?: number;
   /**
+   * LevelDB table file size in bytes. Default 16 MiB: fewer files and less compaction under
+   * bulk writes. A compaction takes up to 25 files' worth, so smaller files keep each one short
+   * (see MigrationThread: the migration worker's v2 uses LevelDB's own 2 MiB).
+   */
+  maxFileSize?: number;
+  /**
    * Write batches straight into native LevelDB batches (NativeBatchPath). Default true; false
    * takes abstract-level's public batch() (slower), e.g. to rule the fast path out.
    */
@@ -23,6 +29,8 @@ export interface OpenDbOptions {
    */
   flushOnClose?: boolean;
 }
+
+const DEFAULT_MAX_FILE_SIZE = 16 * 1024 * 1024;
 
 /**
  * Opens a LevelDB directory with classic-level, keys and values as Uint8Array. Closing it
@@ -50,8 +58,7 @@ export async function openDb(path: string, options: OpenDbOptions = {}): Promise
     // 110 MiB of resident memory (benchmarks/README.md, memory).
     cacheSize: options.cacheSize ?? 8 * 1024 * 1024,
     writeBufferSize: options.writeBufferSize ?? 4 * 1024 * 1024,
-    // Bigger files mean fewer of them and less compaction under bulk writes.
-    maxFileSize: 16 * 1024 * 1024,
+    maxFileSize: options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE,
   });
   try {
     await db.open();

@@ -23,6 +23,14 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
+// LevelDB runs every database's compactions on one background thread per process, in turn,
+// and a compaction runs to its end: the node's v1 memtable flush waits behind whatever v2
+// compaction is running, and its commit stalls on a full memtable meanwhile. A compaction
+// takes up to 25 files' worth, so v2's files stay at LevelDB's own 2 MiB instead of openDb's
+// 16 MiB: in bench commit-latency (300 blocks) the v1 write of the 10 slowest blocks during
+// the migration fell from 221 to 95 ms, and p99 during ÷ without from 1.71x to 1.32x.
+const V2_MAX_FILE_SIZE = 2 * 1024 * 1024;
+
 /** A pino logger whose lines go to the node thread's logger. */
 function workerLogger(level: string): Logger {
   const stream = { write: (line: string) => post({ t: 'log', line }) };
@@ -34,7 +42,11 @@ async function run(): Promise<void> {
   const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
   const v1 = await MultiStoreV1.open(remote as unknown as LevelDatabase, { readOnly: true });
   // Not flushed at close: the node thread reopens v2 right after, and the switch waits for it.
-  const v2 = await openDb(data.v2Path, { createIfMissing: false, flushOnClose: false });
+  const v2 = await openDb(data.v2Path, {
+    createIfMissing: false,
+    flushOnClose: false,
+    maxFileSize: V2_MAX_FILE_SIZE,
+  });
   const { manager } = await openV2Home(new KvDb(v2), v1, {
     logger: log,
     throttle: data.throttle,
