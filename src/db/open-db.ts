@@ -14,7 +14,7 @@ export interface OpenDbOptions {
   /**
    * LevelDB table file size in bytes. Default 16 MiB: fewer files and less compaction under
    * bulk writes. A compaction takes up to 25 files' worth, so smaller files keep each one short
-   * (see MigrationThread: the migration worker's v2 uses LevelDB's own 2 MiB).
+   * (the migration worker writes v2 in LevelDB's own 2 MiB: migration-worker.ts says why).
    */
   maxFileSize?: number;
   /**
