@@ -1,8 +1,9 @@
 import type { KvDb, WriteBatch } from '../db/kv-db.js';
+import { ByteArena } from '../encoding/byte-arena.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { Node } from './node.js';
-import { cacheKey, entryRef, entryValue, NodeCache, refKey } from './node-cache.js';
+import { cacheKey, NO_ENTRY, NodeCache, refKey } from './node-cache.js';
 import { HASH_SIZE } from './node-codec.js';
 import { innerHash, leafHash } from './node-hash.js';
 
@@ -25,6 +26,8 @@ export abstract class NodeDb {
   // times (read-ahead, apply, hashing), and decoding a cache entry again each time was a
   // third of everything a commit allocated.
   readonly #recent = new Map<number, Node>();
+  // Bytes of nodes decoded without caching them (a one-pass walk, a node too big to cache).
+  readonly #uncached = new ByteArena(16 * 1024);
 
   constructor(kv: KvDb, cacheBytes = DEFAULT_CACHE_BYTES) {
     if (!kv.supportsGetSync) {
@@ -79,15 +82,20 @@ export abstract class NodeDb {
   protected abstract decodeStored(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node;
 
   /**
-   * Decodes a node read from the database from a copy in the cache's arena (cached when
-   * `verify`, which checks its hash first), so the node's fields (views) keep neither
-   * LevelDB's per-read backing store nor its parent's bytes alive.
+   * Decodes a node read from the database from a copy of its bytes, so that the node's fields
+   * (views) keep neither LevelDB's per-read backing store nor anything else alive. With
+   * `verify` the copy is the cache's (the entry is dropped again if the node fails its check);
+   * otherwise it is a short-lived one of this NodeDb's own.
    */
   protected decode(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node {
-    const entry = this.cache.own(ref, raw);
-    const node = this.decodeStored(entryRef(entry), entryValue(entry), verify);
-    if (verify) this.cache.set(entry);
-    return node;
+    const at = verify ? this.cache.add(ref, raw) : NO_ENTRY;
+    if (at === NO_ENTRY) return this.decodeStored(ref, this.#uncached.copy(raw), verify);
+    try {
+      return this.decodeStored(ref, this.cache.value(at), verify);
+    } catch (err) {
+      this.cache.delete(ref);
+      throw err;
+    }
   }
 
   /** Caches a node this tree just wrote, as the bytes it wrote. */
@@ -96,8 +104,8 @@ export abstract class NodeDb {
   }
 
   // Cached entries were verified when they were read or written.
-  #decodeCached(entry: Uint8Array): Node {
-    return this.decodeStored(entryRef(entry), entryValue(entry), false);
+  #decodeCached(ref: Uint8Array, at: number): Node {
+    return this.decodeStored(ref, this.cache.value(at), false);
   }
 
   /** As getNode, from memory only (undefined: it must be read). */
@@ -105,17 +113,17 @@ export abstract class NodeDb {
     const k = cacheKey(ref);
     const recent = this.#recent.get(k);
     if (recent !== undefined && equalBytes(recent.ref!, ref)) return recent;
-    const entry = this.cache.get(ref);
-    if (entry === undefined) return undefined;
-    const node = this.#decodeCached(entry);
+    const at = this.cache.get(ref);
+    if (at === NO_ENTRY) return undefined;
+    const node = this.#decodeCached(ref, at);
     this.#remember(k, node);
     return node;
   }
 
   // A one-pass walk keeps nothing it decodes.
   #peekCached(ref: Uint8Array): Node | undefined {
-    const entry = this.cache.get(ref);
-    return entry === undefined ? undefined : this.#decodeCached(entry);
+    const at = this.cache.get(ref);
+    return at === NO_ENTRY ? undefined : this.#decodeCached(ref, at);
   }
 
   /**
