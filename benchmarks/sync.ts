@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { openDb } from '../src/db/open-db.js';
 import { type LatencySummary, summarizeLatencies } from '../src/demo/latency-stats.js';
 import { toHex } from '../src/encoding/bytes.js';
+import { decodeChangeset } from '../src/encoding/changeset.js';
 import { RootStore } from '../src/v2/root/root-store.js';
 import {
   gitInfo,
@@ -13,7 +14,7 @@ import {
   type TargetCheck,
   target,
 } from './lib/bench-env.js';
-import { liveKeys, makeBlocks } from './lib/blocks.js';
+import { blocksFor } from './lib/blocks.js';
 import { copyFixture, ensureFixture, type FixtureSpec } from './lib/fixture.js';
 import { int, ms, perSec, type TableRow } from './lib/format.js';
 import { TempDirs } from './lib/fs-util.js';
@@ -129,8 +130,7 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     const dir = await temp.make('sync');
     const v1Path = join(dir, 'application.db');
     await copyFixture(fixture, v1Path);
-    const { live } = await liveKeys(v1Path);
-    const blocks = makeBlocks(live, spec.seed + 1, blockCount, blockChanges);
+    const blocks = await blocksFor(v1Path, spec.seed + 1, blockCount, blockChanges);
     const v1Db = temp.track(await openDb(v1Path, { createIfMissing: false }));
     const v2Db = temp.track(await openDb(join(dir, 'v2')));
     const store = await RootStore.open(v1Db, v2Db, { migrate: false });
@@ -142,7 +142,8 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     const committed = await clock.time('commit', async () => {
       const latencies: number[] = [];
       let bufferWriteMs = 0;
-      for (const cs of blocks) {
+      for (const encoded of blocks) {
+        const cs = decodeChangeset(encoded);
         const t = performance.now();
         const ci = await store.commit(cs);
         const t1 = performance.now();
