@@ -58,7 +58,7 @@ export class NodeCache {
     const o = this.#old.get(k);
     if (o === undefined || !this.#hasRef(o, ref)) return NO_ENTRY;
     this.#old.delete(k);
-    const chunk = this.#chunks[Math.floor(o / CHUNK_BYTES)]!;
+    const chunk = this.#chunkAt(o);
     const from = o % CHUNK_BYTES;
     return this.#insert(k, chunk.subarray(from, from + this.#entryLength(chunk, from)));
   }
@@ -68,7 +68,7 @@ export class NodeCache {
     const n = 1 + ref.length + 4 + value.length;
     if (this.#maxBytes === 0 || n > MAX_ENTRY_BYTES) return NO_ENTRY;
     const at = this.#alloc(n);
-    const chunk = this.#chunks[this.#current]!;
+    const chunk = this.#chunkAt(at);
     let o = at % CHUNK_BYTES;
     chunk[o++] = ref.length;
     chunk.set(ref, o);
@@ -81,7 +81,7 @@ export class NodeCache {
 
   /** The stored bytes of the entry at `at` (a view into its chunk). */
   value(at: number): Uint8Array {
-    const chunk = this.#chunks[Math.floor(at / CHUNK_BYTES)]!;
+    const chunk = this.#chunkAt(at);
     const o = at % CHUNK_BYTES;
     const start = o + 1 + chunk[o] + 4;
     return chunk.subarray(start, start + readU32be(chunk, start - 4));
@@ -105,13 +105,18 @@ export class NodeCache {
     this.#used = CHUNK_BYTES;
   }
 
+  /** The chunk a location is in (locations only ever point into live chunks). */
+  #chunkAt(at: number): Uint8Array {
+    return this.#chunks[Math.floor(at / CHUNK_BYTES)]!;
+  }
+
   #entryLength(chunk: Uint8Array, o: number): number {
     const refEnd = o + 1 + chunk[o];
     return refEnd + 4 + readU32be(chunk, refEnd) - o;
   }
 
   #hasRef(at: number, ref: Uint8Array): boolean {
-    const chunk = this.#chunks[Math.floor(at / CHUNK_BYTES)]!;
+    const chunk = this.#chunkAt(at);
     const o = at % CHUNK_BYTES;
     const n = chunk[o];
     if (n !== ref.length) return false;
@@ -122,7 +127,7 @@ export class NodeCache {
   /** Copies a whole entry into the current chunk and indexes it in the young generation. */
   #insert(k: number, entry: Uint8Array): number {
     const at = this.#alloc(entry.length);
-    this.#chunks[this.#current]!.set(entry, at % CHUNK_BYTES);
+    this.#chunkAt(at).set(entry, at % CHUNK_BYTES);
     this.#index(k, at, entry.length);
     return at;
   }
