@@ -1,11 +1,17 @@
 import type { WriteBatch } from '../db/kv-db.js';
 import { ByteReader } from '../encoding/byte-reader.js';
-import { ByteWriter, u64be } from '../encoding/byte-writer.js';
-import { compareBytes, concatBytes, toHex } from '../encoding/bytes.js';
+import { ByteWriter, readU64be, u64be } from '../encoding/byte-writer.js';
+import { compareBytes, concatBytes, equalBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
 import type { MutableTree, SaveResult } from './mutable-tree.js';
 import { Node } from './node.js';
-import { encodeLegacyNode, encodeNodeKeyNode, MAX_HEIGHT, nodeKeyBytes } from './node-codec.js';
+import {
+  encodeLegacyNode,
+  encodeNodeKeyNode,
+  MAX_HEIGHT,
+  NODE_KEY_SIZE,
+  nodeKeyBytes,
+} from './node-codec.js';
 import { EMPTY_HASH, innerHash, leafHash } from './node-hash.js';
 import type { ExportNode } from './tree-walk.js';
 
@@ -17,6 +23,13 @@ export interface ImporterOptions {
    * batch as the nodes, so `Importer.resume` can continue after a crash.
    */
   checkpointKey?: Uint8Array;
+  /**
+   * Node-key layout only: a node that arrives with its source node key (`ExportNode.ref`)
+   * is written under that key instead of a new one, so the copy is the source node for node
+   * and its later versions can be copied from the source as they are. A resumed import must
+   * use the same setting as the run it continues: the two schemes' keys could collide.
+   */
+  keepNodeKeys?: boolean;
 }
 
 /** A subtree waiting for its parent. Its node is already written. */
@@ -51,13 +64,17 @@ const S = 0x73;
  *
  * Node keys in the node-key layout: (node version, 2 + arrival index), which is unique
  * without per-version counters, so the state to resume is small; the root moves to nonce 1
- * at commit. Hashes do not depend on nonces.
+ * at commit. Hashes do not depend on nonces. With `keepNodeKeys`, a node that comes with its
+ * source key keeps it instead. Those keys cannot meet the new ones: a source tree's node-key
+ * nodes are all of versions after its move to iavl v1, and its legacy nodes (which get new
+ * keys) of versions before it.
  */
 export class Importer {
   readonly #tree: MutableTree;
   readonly #version: number;
   readonly #batchBytes: number;
   readonly #checkpointKey: Uint8Array | undefined;
+  readonly #keepNodeKeys: boolean;
   #batch: WriteBatch;
   /** The batch LevelDB is writing while the next one fills; at most one at a time, in order. */
   #writing: Promise<void> | undefined;
@@ -80,6 +97,7 @@ export class Importer {
     this.#version = version;
     this.#batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
     this.#checkpointKey = options.checkpointKey;
+    this.#keepNodeKeys = options.keepNodeKeys ?? false;
     this.#batch = tree.kv.batch();
   }
 
@@ -165,10 +183,22 @@ export class Importer {
       min = l.min;
       this.#stack.length = n - 2;
     }
-    node.ref = this.#tree.layout === 'legacy' ? node.hash : nodeKeyBytes(version, this.#count + 2);
+    node.ref = this.#refOf(item, node);
     this.#write(node);
     this.#stack.push({ ref: node.ref, hash: node.hash, height, size: node.size, min });
     this.#count++;
+  }
+
+  #refOf(item: ExportNode, node: Node): Uint8Array {
+    if (this.#tree.layout === 'legacy') return node.hash!;
+    const kept = this.#keepNodeKeys ? item.ref : undefined;
+    if (kept === undefined || kept.length !== NODE_KEY_SIZE)
+      return nodeKeyBytes(item.version, this.#count + 2);
+    // A node key names the version that created the node; any other is not this node's.
+    if (readU64be(kept, 0) !== item.version) {
+      this.#fail('ERR_CORRUPT_NODE', `node key ${toHex(kept)} is not of version ${item.version}`);
+    }
+    return kept;
   }
 
   #write(n: Node): void {
@@ -252,8 +282,10 @@ export class Importer {
         const body = kv.getSync(concatBytes(new Uint8Array([S]), root.ref))!;
         const rootVersion = new ByteReader(root.ref).u64be();
         const rootRef = nodeKeyBytes(rootVersion, 1);
-        batch.del(kv.key(concatBytes(new Uint8Array([S]), root.ref)));
-        batch.put(kv.key(concatBytes(new Uint8Array([S]), rootRef)), body);
+        if (!equalBytes(root.ref, rootRef)) {
+          batch.del(kv.key(concatBytes(new Uint8Array([S]), root.ref)));
+          batch.put(kv.key(concatBytes(new Uint8Array([S]), rootRef)), body);
+        }
         if (rootVersion < this.#version) batch.put(rootRecord, concatBytes(new Uint8Array([S]), rootRef));
       } else {
         batch.put(rootRecord, EMPTY);

@@ -1,5 +1,6 @@
 import { compareBytes } from '../encoding/bytes.js';
 import type { Node } from './node.js';
+import { NODE_KEY_SIZE } from './node-codec.js';
 import type { NodeDb } from './node-db.js';
 
 export interface IterateRange {
@@ -19,6 +20,12 @@ export interface ExportNode {
   value: Uint8Array | undefined;
   version: number;
   height: number;
+  /**
+   * Where a node-key tree keeps this node (12 bytes): an importer may keep it, so that the
+   * copy's later versions can be taken from the source node for node (see Importer's
+   * `keepNodeKeys`). Absent for legacy nodes. Not part of the snapshot wire format.
+   */
+  ref?: Uint8Array;
 }
 
 /** Looks a key up in an in-memory/persisted node tree. */
@@ -106,5 +113,11 @@ export function* postOrder(root: Node, resolve: (ref: Uint8Array) => Node): Gene
 }
 
 export function toExportNode(n: Node): ExportNode {
-  return { key: n.key, value: n.height === 0 ? n.value : undefined, version: n.version, height: n.height };
+  return {
+    key: n.key,
+    value: n.height === 0 ? n.value : undefined,
+    version: n.version,
+    height: n.height,
+    ref: n.ref?.length === NODE_KEY_SIZE ? n.ref : undefined,
+  };
 }

@@ -9,7 +9,15 @@ import { SnapshotItemSchema } from '../gen/cosmos/store/snapshots/v2/snapshot_pb
  */
 export type SnapshotItem =
   | { kind: 'store'; name: string }
-  | { kind: 'iavl'; key: Uint8Array; value: Uint8Array | undefined; version: number; height: number };
+  | {
+      kind: 'iavl';
+      key: Uint8Array;
+      value: Uint8Array | undefined;
+      version: number;
+      height: number;
+      /** The node's key in a node-key source tree (see ExportNode.ref); never on the wire. */
+      ref?: Uint8Array;
+    };
 
 export function encodeSnapshotItem(item: SnapshotItem): Uint8Array {
   const msg =

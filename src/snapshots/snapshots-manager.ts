@@ -106,6 +106,7 @@ export class SnapshotsManager {
               value: n.value,
               version: n.version,
               height: n.height,
+              ref: n.ref,
             });
             s.nodes++;
             if (n.height === 0) {

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { KvDb } from '../../src/db/kv-db.js';
 import { openDb } from '../../src/db/open-db.js';
 import { readU32be } from '../../src/encoding/byte-writer.js';
-import { utf8 } from '../../src/encoding/bytes.js';
+import { toHex, utf8 } from '../../src/encoding/bytes.js';
 import { decodeImporterState, Importer } from '../../src/iavl/importer.js';
 import { MutableTree } from '../../src/iavl/mutable-tree.js';
+import { nodeKeyBytes } from '../../src/iavl/node-codec.js';
 import type { ExportNode } from '../../src/iavl/tree-walk.js';
 import { FaultyLevel } from '../helpers/faulty-level.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -124,5 +125,46 @@ describe('Importer', () => {
       await db.close();
     }
     expect(hashes).toEqual([src.hash, src.hash]);
+  });
+
+  it("keeps a node-key source's keys with keepNodeKeys: the copy is the source node for node", async () => {
+    const db = await openDb(join(tempDir('importer'), 'source'));
+    const src = new MutableTree(db, { layout: 'node-key' });
+    await src.loadVersion();
+    for (let v = 1; v <= 6; v++) {
+      for (let i = 0; i < 400; i++) src.set(utf8(`key-${(i * 7919 + v * 31) % 1500}`), utf8(`v${v}-${i}`));
+      await src.saveVersion();
+    }
+    const nodes = [...src.getImmutable(6).export({ verify: false })];
+    const refs = nodes.map((n) => toHex(n.ref!));
+    expect(new Set(nodes.map((n) => n.version)).size).toBeGreaterThan(3);
+    const dst = await openDb(join(tempDir('importer'), 'target'));
+    const tree = new MutableTree(dst, { layout: 'node-key' });
+    await tree.loadVersion();
+    const imp = new Importer(tree, 6, { keepNodeKeys: true });
+    await imp.addAll(nodes);
+    expect((await imp.commit()).hash).toEqual(src.getImmutable(6).hash);
+    const again = [...tree.getImmutable(6).export({ verify: false })].map((n) => toHex(n.ref!));
+    expect(again).toEqual(refs);
+    // Without the option the keys are new: (node version, 2 + arrival index).
+    const plain = await openDb(join(tempDir('importer'), 'plain'));
+    const t2 = new MutableTree(plain, { layout: 'node-key' });
+    await t2.loadVersion();
+    const imp2 = new Importer(t2, 6);
+    await imp2.addAll(nodes);
+    await imp2.commit();
+    expect([...t2.getImmutable(6).export({ verify: false })].map((n) => toHex(n.ref!))).not.toEqual(refs);
+    for (const d of [db, dst, plain]) await d.close();
+  });
+
+  it('refuses a kept node key of another version than its node (ERR_CORRUPT_NODE)', async () => {
+    const src = await source(50);
+    const db = await openDb(join(tempDir('importer'), 'target'));
+    const tree = new MutableTree(db, { layout: 'node-key' });
+    await tree.loadVersion();
+    const imp = new Importer(tree, src.version, { keepNodeKeys: true });
+    const first = { ...src.nodes[0], ref: nodeKeyBytes(src.nodes[0].version + 1, 5) };
+    expect(() => imp.add(first)).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT_NODE' }));
+    await db.close();
   });
 });

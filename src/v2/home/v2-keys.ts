@@ -14,6 +14,11 @@ export const V2Keys = {
   scRestore: utf8('c/restore'),
   /** The end of the `c/restore` range (the record and every store checkpoint under it). */
   scRestoreEnd: utf8('c/restorf'),
+  /**
+   * StateCommitment's trees were restored with v1's node keys (an Int64Value: the restored
+   * height), so later versions may be copied from v1 node for node.
+   */
+  scNodeKeysOfV1: utf8('c/v1-node-keys'),
   /** StateStorage's MVCC rows. */
   ssPrefix: utf8('ss/'),
   /** The height the migration exports (u64be). */

@@ -199,11 +199,55 @@ describe('StateCommitment restore after a crash', () => {
       await scDb.close();
     }
   });
+
+  it('keeps v1 node keys in a fresh restore, and new keys in one an earlier release began', async () => {
+    const { db, ms } = await v1WithDataForResume('node-key');
+    const all: SnapshotItem[] = [];
+    for await (const it of new SnapshotsManager(ms).exportItems(5)) all.push(it);
+    // exportItems is the state-sync export: no node keys; the migration's export carries them.
+    const withRefs: SnapshotItem[] = [];
+    const stream = new MigrationStream<SnapshotItem>(1 << 20);
+    await new SnapshotsManager(ms).createMigration(5, stream);
+    for await (const it of stream) withRefs.push(it);
+    // Store c: the interrupted run below dies before it (at 60% of a, b, c).
+    const refsOf = async (sc: StateCommitment) =>
+      [...(await sc.immutable('c', 5)).export({ verify: false })].map((n) => toHex(n.ref!));
+    const v1Refs = [...(await ms.immutable('c', 5)).export({ verify: false })].map((n) => toHex(n.ref!));
+    const fresh = await openDb(join(tempDir('sc'), 'fresh'));
+    const scA = await StateCommitment.open(fresh);
+    await scA.restore(5, withRefs);
+    expect(scA.nodeKeysOfV1).toBe(true);
+    expect((await StateCommitment.open(fresh)).nodeKeysOfV1).toBe(true);
+    expect(await refsOf(scA)).toEqual(v1Refs);
+
+    const old = await openDb(join(tempDir('sc'), 'old'));
+    async function* dying() {
+      for (let i = 0; i < Math.floor(withRefs.length * 0.6); i++) yield withRefs[i];
+      throw new Error('process killed');
+    }
+    await expect(
+      (await StateCommitment.open(old)).restore(5, dying(), { batchBytes: 64 * 1024 }),
+    ).rejects.toThrow('process killed');
+    // The checkpoint as a release before kept node keys wrote it.
+    const view = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+    const { keepNodeKeys, ...state } = JSON.parse(
+      Buffer.from((await old.get(utf8('c/restore'), view))!).toString(),
+    );
+    expect(keepNodeKeys).toBe(true);
+    await old.put(utf8('c/restore'), utf8(JSON.stringify(state)), view);
+    const scB = await StateCommitment.open(old);
+    const res = await scB.restore(5, withRefs);
+    expect(res.resumed).toBe(true);
+    expect(toHex(res.appHash)).toBe(toHex((await ms.getCommitInfo(5)).appHash));
+    expect(scB.nodeKeysOfV1).toBe(false);
+    expect(await refsOf(scB)).not.toEqual(v1Refs);
+    for (const d of [db, fresh, old]) await d.close();
+  });
 });
 
-async function v1WithDataForResume() {
+async function v1WithDataForResume(layout: 'legacy' | 'node-key' = 'legacy') {
   const db = await openDb(join(tempDir('sc'), 'v1r'));
-  const ms = await MultiStoreV1.open(db, { stores: ['a', 'b', 'c'] });
+  const ms = await MultiStoreV1.open(db, { stores: ['a', 'b', 'c'], layout });
   const rng = new Rng(3);
   for (let v = 1; v <= 5; v++) {
     await ms.commit({
