@@ -8,7 +8,7 @@ const SYNC_TIMEOUT_MS = 120_000;
 
 type Pending = (reply: V1Reply) => void;
 type IteratorCall =
-  | { op: 'next'; it: number; range?: WireRange; values: boolean; n: number }
+  | { op: 'next'; it: number; range?: WireRange; values: boolean; n: number; all?: boolean }
   | { op: 'close'; it: number };
 
 /**
@@ -121,6 +121,7 @@ class RemoteIterator {
   readonly #it: number;
   #range: WireRange | undefined;
   readonly #values: boolean;
+  #closed = false;
 
   constructor(db: RemoteLevel, it: number, range: WireRange, values: boolean) {
     this.#db = db;
@@ -130,10 +131,22 @@ class RemoteIterator {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: entries or keys, as abstract-level's nextv.
-  async nextv(n: number): Promise<any[]> {
+  nextv(n: number): Promise<any[]> {
+    return this.#next(n, false);
+  }
+
+  /** Every entry left, in one round trip; the node thread closes the iterator. */
+  // biome-ignore lint/suspicious/noExplicitAny: as nextv.
+  all(): Promise<any[]> {
+    this.#closed = true;
+    return this.#next(0, true);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: as nextv.
+  async #next(n: number, all: boolean): Promise<any[]> {
     const range = this.#range;
     this.#range = undefined;
-    const reply = await this.#db.call({ op: 'next', it: this.#it, range, values: this.#values, n });
+    const reply = await this.#db.call({ op: 'next', it: this.#it, range, values: this.#values, n, all });
     const keys = unpackBytes(reply.keys!) as Uint8Array[];
     if (!this.#values) return keys;
     const values = unpackBytes(reply.values!);
@@ -141,6 +154,8 @@ class RemoteIterator {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await this.#db.call({ op: 'close', it: this.#it });
   }
 }

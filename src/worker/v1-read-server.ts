@@ -10,6 +10,8 @@ const VIEW = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 interface OpenIterator {
   // biome-ignore lint/suspicious/noExplicitAny: abstract-level iterators differ in their type parameters.
   nextv(n: number): Promise<any[]>;
+  // biome-ignore lint/suspicious/noExplicitAny: as nextv.
+  all(): Promise<any[]>;
   close(): Promise<void>;
 }
 
@@ -77,18 +79,29 @@ export class V1ReadServer {
       it = this.#open(req.range ?? {}, req.values);
       this.#iterators.set(req.it, it);
     }
-    const chunk = await it.nextv(req.n);
+    let chunk: unknown[];
+    if (req.all) {
+      this.#iterators.delete(req.it);
+      chunk = await it.all();
+    } else {
+      chunk = await it.nextv(req.n);
+    }
     if (!req.values) return { id: req.id, keys: packBytes(chunk as Uint8Array[]) };
     return {
       id: req.id,
-      keys: packBytes(chunk.map((e: [Uint8Array, Uint8Array]) => e[0])),
-      values: packBytes(chunk.map((e: [Uint8Array, Uint8Array]) => e[1])),
+      keys: packBytes((chunk as Array<[Uint8Array, Uint8Array]>).map((e) => e[0])),
+      values: packBytes((chunk as Array<[Uint8Array, Uint8Array]>).map((e) => e[1])),
     };
   }
 
   #open(range: WireRange, values: boolean): OpenIterator {
     const opts = { ...VIEW, ...range };
     return values ? this.#db.iterator(opts) : this.#db.keys(opts);
+  }
+
+  /** Iterators the worker has open here (each holds a LevelDB snapshot until closed). */
+  get openIterators(): number {
+    return this.#iterators.size;
   }
 
   /** Stops answering and closes the iterators the worker left open. */

@@ -85,6 +85,18 @@ describe('v1 reads across the thread boundary (V1ReadServer ↔ RemoteLevel)', (
     expect(keys).toEqual(entries.map((e) => e[0]));
   });
 
+  it('reads a whole range in one round trip (entries), as the local database does, and leaves no iterator open', async () => {
+    const { db, server, kv } = await served();
+    const range = { gte: utf8('00100'), lt: utf8('01600') };
+    const remote = await kv.sub(utf8('k/')).entries(range);
+    const local = await new KvDb(db).sub(utf8('k/')).entries(range);
+    expect(remote.length).toBe(1500);
+    expect(remote).toEqual(local);
+    expect(fromUtf8(remote[0][0])).toBe('00100');
+    // The node thread closed it: nothing is left for close() to clean up.
+    expect(server.openIterators).toBe(0);
+  });
+
   it('a read the node thread cannot do reaches the worker as ERR_DB_IO; writes are ERR_READ_ONLY', async () => {
     const { db, kv } = await served();
     await db.close();
