@@ -105,16 +105,33 @@ export class MutableTree {
     } else {
       this.#root = this.ndb.getRoot(target);
     }
-    this.#version = target;
-    this.ndb.endBlock();
-    this.#orphans.clear();
-    this.#fastChanges.clear();
+    this.#moveTo(target);
     if (this.#fast === undefined) {
       const sv = await this.kv.get(STORAGE_VERSION_KEY);
       this.#fast = sv !== undefined && fromUtf8(sv) >= FAST_STORAGE_VERSION;
     }
     this.#loaded = true;
     return target;
+  }
+
+  /**
+   * Moves a loaded tree to `version`, which was just saved into its database another way
+   * (StateCommitment.commitCopied): as loadVersion, without listing the versions first.
+   * A version with no root record is ERR_VERSION_NOT_FOUND.
+   * @example
+   * tree.moveToSaved(101);
+   */
+  moveToSaved(version: number): void {
+    this.#ensureLoaded();
+    this.#root = this.ndb.getRoot(version);
+    this.#moveTo(version);
+  }
+
+  #moveTo(version: number): void {
+    this.#version = version;
+    this.ndb.endBlock();
+    this.#orphans.clear();
+    this.#fastChanges.clear();
   }
 
   async availableVersions(): Promise<number[]> {

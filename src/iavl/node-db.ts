@@ -98,6 +98,16 @@ export abstract class NodeDb {
     }
   }
 
+  /**
+   * Caches a node's stored bytes that reached the database another way (copied from
+   * another database as they were), so the reads that follow find them here.
+   * @example
+   * ndb.cacheStored(nodeKey, raw);
+   */
+  cacheStored(ref: Uint8Array, raw: Uint8Array): void {
+    this.cache.add(ref, raw);
+  }
+
   /** Caches a node this tree just wrote, as the bytes it wrote. */
   protected cacheWritten(ref: Uint8Array, raw: Uint8Array): void {
     this.cache.add(ref, raw);

@@ -3,7 +3,7 @@ import type { LevelDatabase } from '../db/kv-db.js';
 import { KvDb } from '../db/kv-db.js';
 import { readU64be, u64be } from '../encoding/byte-writer.js';
 import { equalBytes, toHex, utf8 } from '../encoding/bytes.js';
-import type { VersionedChangeset } from '../encoding/changeset.js';
+import type { Changeset, VersionedChangeset } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type CommitInfo, isTreeless } from '../multistore/commit-info.js';
@@ -16,6 +16,7 @@ import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
 import { ChangesetBuffer } from './changeset-buffer.js';
 import { Pacer } from './pacer.js';
 import { type MigrationPhase, type MigrationProgress, ProgressTracker } from './progress.js';
+import { V1VersionCopy } from './v1-version-copy.js';
 
 export interface MigrationManagerOptions {
   /** The v2 database that holds the migration's own keys (`m/...`). */
@@ -38,6 +39,20 @@ export interface MigrationManagerOptions {
    * before its v1 commit and confirms it after). Default false: every buffered version counts.
    */
   confirmCommits?: boolean;
+  /**
+   * Sync takes each version's tree nodes from v1 as v1 wrote them, where the trees allow it
+   * (node-key stores restored with v1's node keys), instead of replaying the changeset into
+   * StateCommitment. Default true; false always replays.
+   */
+  copyFromV1?: boolean;
+}
+
+/** How sync made each StateCommitment version since the manager opened. */
+export interface SyncCounts {
+  /** Taken from v1 node for node. */
+  copied: number;
+  /** Rebuilt by replaying the changeset. */
+  replayed: number;
 }
 
 export interface MigrateResult {
@@ -101,6 +116,8 @@ export class MigrationManager {
   #error: unknown;
   #listeners = new Set<(version: number) => void>();
   readonly #confirmCommits: boolean;
+  readonly #copy: V1VersionCopy | undefined;
+  readonly #counts: SyncCounts = { copied: 0, replayed: 0 };
   #confirmed = 0;
   #confirmWaiters: Array<() => void> = [];
   #failure: Promise<never>;
@@ -116,6 +133,8 @@ export class MigrationManager {
     this.#history = Math.max(0, options.history ?? 0);
     this.#batchBytes = options.batchBytes;
     this.#confirmCommits = options.confirmCommits ?? false;
+    this.#copy =
+      options.copyFromV1 === false ? undefined : new V1VersionCopy(options.snapshots.source, this.#log);
     this.#failure = new Promise<never>((_, reject) => {
       this.#rejectFailure = reject;
     });
@@ -232,6 +251,10 @@ export class MigrationManager {
       this.#fail(err);
       throw this.#error;
     } finally {
+      this.#log.info(
+        { ...this.#counts, migratedVersion: this.#migrated },
+        'sync ended: StateCommitment versions copied from v1 and replayed',
+      );
       // Whoever awaited start() sees the final progress (the last migrated version) at once.
       this.#tracker.flush();
     }
@@ -660,16 +683,35 @@ export class MigrationManager {
           details: { version: v },
         });
       }
-      if (this.#sc && this.#sc.latestVersion < v) {
-        const ci = await this.#sc.commit(cs, v);
-        await this.#checkAgainstV1(v, ci.appHash);
-      }
+      if (this.#sc && this.#sc.latestVersion < v) await this.#commitSc(this.#sc, v, cs);
       if (this.#ss.latestVersion < v) await this.#ss.applyChangeset(v, cs);
       await this.#setMigrated(v);
       this.#tracker.update({
         targetVersion: Math.max(this.#tracker.current.targetVersion, this.buffer.last),
       });
     }
+  }
+
+  /**
+   * How sync made StateCommitment's versions since this manager opened.
+   * @example
+   * const { copied, replayed } = manager.syncCounts;
+   */
+  get syncCounts(): SyncCounts {
+    return { ...this.#counts };
+  }
+
+  /** One synced version into StateCommitment: copied from v1 where it can be, else replayed. */
+  async #commitSc(sc: StateCommitment, v: number, cs: Changeset): Promise<void> {
+    const copied = await this.#copy?.read(v, sc, cs);
+    if (copied === undefined) {
+      const ci = await sc.commit(cs, v);
+      await this.#checkAgainstV1(v, ci.appHash);
+      this.#counts.replayed++;
+      return;
+    }
+    await sc.commitCopied(v, copied, () => V1VersionCopy.checkRemovals(v, sc, cs));
+    this.#counts.copied++;
   }
 
   /** Stops the background work and ends the migration in the snapshots manager. */

@@ -316,6 +316,36 @@ export class CommitStore {
     }
   }
 
+  /** Refuses any version but the next one, dropping the working changes as a failed commit does. */
+  protected async checkNextVersion(version: number): Promise<void> {
+    const next = this.latest + 1;
+    if (version === next) return;
+    await this.rollback();
+    throw new StoreMigrateError(
+      version <= this.latest ? 'ERR_VERSION_EXISTS' : 'ERR_CHANGESET_GAP',
+      version <= this.latest
+        ? `version ${version} is already committed (latest is ${this.latest})`
+        : `version ${version} skips ahead: the next version is ${next}`,
+      { details: { expected: next, got: version } },
+    );
+  }
+
+  /** Writes a version's commit info and the latest record (its trees are written), then prunes. */
+  protected async recordCommit(ci: CommitInfo): Promise<CommitInfo> {
+    const batch = this.kv.batch();
+    batch.put(this.kv.key(this.commitInfoKey(ci.version)), encodeCommitInfo(ci));
+    batch.put(this.kv.key(this.latestKey()), encodeLatest(ci.version));
+    await batch.write();
+    this.latest = ci.version;
+    this.lastCommit = ci;
+    await this.#pruneAfter(ci.version);
+    return ci;
+  }
+
+  async #pruneAfter(version: number): Promise<void> {
+    if (this.#keepRecent > 0 && version - this.#keepRecent >= 1) await this.prune(version - this.#keepRecent);
+  }
+
   /**
    * Commits the working trees as `version`, which must be the next one. With `gate`, the trees
    * are hashed and staged first and written only once it settles: a write-ahead log elsewhere
@@ -323,17 +353,7 @@ export class CommitStore {
    */
   async commitVersion(version: number, gate?: Promise<unknown>): Promise<CommitInfo> {
     this.checkWritable();
-    const next = this.latest + 1;
-    if (version !== next) {
-      await this.rollback();
-      throw new StoreMigrateError(
-        version <= this.latest ? 'ERR_VERSION_EXISTS' : 'ERR_CHANGESET_GAP',
-        version <= this.latest
-          ? `version ${version} is already committed (latest is ${this.latest})`
-          : `version ${version} skips ahead: the next version is ${next}`,
-        { details: { expected: next, got: version } },
-      );
-    }
+    await this.checkNextVersion(version);
     const batch = this.kv.batch();
     try {
       const stores = [];
@@ -353,7 +373,7 @@ export class CommitStore {
       await this.rollback();
       throw err;
     }
-    if (this.#keepRecent > 0 && version - this.#keepRecent >= 1) await this.prune(version - this.#keepRecent);
+    await this.#pruneAfter(version);
     return this.lastCommit;
   }
 

@@ -9,6 +9,8 @@ export interface V1Shape {
   keysPerStore: number;
   versions: number;
   seed?: number;
+  /** Tree layout of the stores (default legacy, as MultiStoreV1). */
+  layout?: 'legacy' | 'node-key';
 }
 
 /** Deterministic block workloads over a fixed key space, for v1 histories and live blocks. */
@@ -60,7 +62,7 @@ export async function buildV1(
   db: LevelDatabase,
   shape: V1Shape,
 ): Promise<{ ms: MultiStoreV1; workload: Workload }> {
-  const ms = await MultiStoreV1.open(db, { stores: shape.stores });
+  const ms = await MultiStoreV1.open(db, { stores: shape.stores, layout: shape.layout });
   const workload = new Workload(shape.stores, Math.round(shape.keysPerStore * 1.2), shape.seed ?? 42);
   await ms.commit(workload.initial(shape.keysPerStore));
   for (let v = 2; v <= shape.versions; v++) await ms.commit(workload.block(200));

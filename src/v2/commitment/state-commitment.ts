@@ -1,8 +1,9 @@
 import type { LevelDatabase } from '../../db/kv-db.js';
 import { KvDb } from '../../db/kv-db.js';
-import { fromUtf8, utf8 } from '../../encoding/bytes.js';
+import { equalBytes, fromUtf8, toHex, utf8 } from '../../encoding/bytes.js';
 import { StoreMigrateError } from '../../errors.js';
-import { decodeImporterState, Importer } from '../../iavl/importer.js';
+import { decodeImporterState, Importer, type ImporterOptions } from '../../iavl/importer.js';
+import { NODE_KEY_SIZE } from '../../iavl/node-codec.js';
 import { type CommitInfo, encodeCommitInfo, makeCommitInfo } from '../../multistore/commit-info.js';
 import {
   allStoresRange,
@@ -20,6 +21,13 @@ export interface StateCommitmentOptions {
   keepRecent?: number;
   cacheBytes?: number;
   readOnly?: boolean;
+}
+
+/** One store's nodes of one version as v1 keeps them (keys within the store's tree), and its root hash there. */
+export interface CopiedStore {
+  name: string;
+  entries: Array<[Uint8Array, Uint8Array]>;
+  hash: Uint8Array;
 }
 
 /** A leaf on its way to StateStorage during a restore. */
@@ -52,6 +60,8 @@ export interface RestoreOptions {
  * rootmulti, so a migrated height hashes exactly as it did on v1.
  */
 export class StateCommitment extends CommitStore {
+  #nodeKeysOfV1 = false;
+
   private constructor(kv: KvDb, options: StateCommitmentOptions) {
     super(kv, {
       metaPrefix: V2Keys.scMetaPrefix,
@@ -69,7 +79,73 @@ export class StateCommitment extends CommitStore {
     const kv = db instanceof KvDb ? db : new KvDb(db);
     const sc = new StateCommitment(kv, options);
     await sc.load(options.stores);
+    sc.#nodeKeysOfV1 = (await kv.get(V2Keys.scNodeKeysOfV1)) !== undefined;
     return sc;
+  }
+
+  /**
+   * Whether the trees were restored with v1's own node keys, so that a later version can be
+   * copied from v1 node for node (commitCopied) instead of replayed.
+   */
+  get nodeKeysOfV1(): boolean {
+    return this.#nodeKeysOfV1;
+  }
+
+  /**
+   * Commits `version` from v1's nodes of that version, as they are: no tree is rebuilt or
+   * hashed, which is what makes the sync faster than the node's own commits. Only for trees
+   * restored with v1's node keys (`nodeKeysOfV1`), whose every node v1's new ones may point
+   * at is here under the same key. Each store's root at `version` must hash as `hash` says
+   * (v1's commit info), or nothing is committed and the error is ERR_HASH_MISMATCH.
+   * `check` runs on the trees loaded at `version` before it is committed; what it throws
+   * commits nothing either.
+   * @example
+   * await sc.commitCopied(101, [{ name: 'bank', entries, hash }]);
+   */
+  async commitCopied(version: number, stores: CopiedStore[], check?: () => void): Promise<CommitInfo> {
+    this.checkWritable();
+    await this.checkNextVersion(version);
+    const names = stores.map((s) => s.name).sort();
+    if (!this.#nodeKeysOfV1 || names.join('/') !== this.storeNames().join('/')) {
+      throw new StoreMigrateError(
+        'ERR_INTERNAL',
+        `cannot copy version ${version}: the stores (${names.join(', ')}) are not this StateCommitment's with v1's node keys`,
+      );
+    }
+    const nodes = this.kv.batch();
+    for (const s of stores) {
+      const tree = this.tree(s.name);
+      for (const [k, v] of s.entries) {
+        nodes.put(tree.kv.key(k), v);
+        // The version's new inner nodes are where its reads go next (its root, the removals'
+        // paths); its leaves are not (a leaf's body starts with zigzag(0)).
+        if (k.length === 1 + NODE_KEY_SIZE && v.length > 0 && v[0] !== S && v[0] !== 0)
+          tree.ndb.cacheStored(k.subarray(1), v);
+      }
+    }
+    await nodes.write();
+    try {
+      for (const s of stores) {
+        const tree = this.tree(s.name);
+        tree.moveToSaved(version);
+        const hash = tree.getImmutable(version).hash;
+        if (!equalBytes(hash, s.hash)) {
+          throw new StoreMigrateError(
+            'ERR_HASH_MISMATCH',
+            `store ${s.name}: version ${version} copied from v1 hashes to ${toHex(hash)}, but v1 committed ${toHex(s.hash)}`,
+            { details: { store: s.name, version } },
+          );
+        }
+      }
+      check?.();
+    } catch (err) {
+      // The copied nodes stay (a later copy or commit of this version writes the same keys); the version does not.
+      await this.rollback();
+      throw err;
+    }
+    const infos = stores.map((s) => ({ name: s.name, version, hash: s.hash }));
+    for (const name of this.treeless) infos.push({ name, version: 0, hash: new Uint8Array(0) });
+    return this.recordCommit(makeCommitInfo(version, infos, Date.now()));
   }
 
   /**
@@ -85,7 +161,7 @@ export class StateCommitment extends CommitStore {
     stream: AsyncIterable<SnapshotItem> | Iterable<SnapshotItem>,
     options: RestoreOptions = {},
   ): Promise<CommitInfo & { resumed: boolean }> {
-    const { resumed, done } = await this.#beginRestore(version);
+    const { resumed, done, keepNodeKeys } = await this.#beginRestore(version);
     const leaves = options.leaves;
     const finished: string[] = [];
     let current: { name: string; importer: Importer | undefined; skip: number } | undefined;
@@ -97,7 +173,7 @@ export class StateCommitment extends CommitStore {
       const name = current.name;
       const nextDone = [...done, ...finished, name];
       await current.importer.commit((b) =>
-        b.put(this.kv.key(RESTORE_KEY), encodeRestoreState({ version, done: nextDone })),
+        b.put(this.kv.key(RESTORE_KEY), encodeRestoreState({ version, done: nextDone, keepNodeKeys })),
       );
       finished.push(name);
     };
@@ -106,12 +182,11 @@ export class StateCommitment extends CommitStore {
         if (item.kind === 'store') {
           checkStoreItem(item.name, current?.name);
           await finishCurrent();
-          current = await this.#startStore(
-            item.name,
-            version,
-            resumed ? done : undefined,
-            options.batchBytes,
-          );
+          current = await this.#startStore(item.name, version, resumed ? done : undefined, {
+            checkpointKey: this.kv.key(scRestoreStoreKey(item.name)),
+            batchBytes: options.batchBytes,
+            keepNodeKeys,
+          });
           continue;
         }
         if (current === undefined)
@@ -150,7 +225,7 @@ export class StateCommitment extends CommitStore {
         throw new StoreMigrateError('ERR_STREAM_TRUNCATED', `store ${current.name} ended early`);
       }
       await finishCurrent();
-      const ci = await this.#commitRestored(version, options.treelessStores ?? []);
+      const ci = await this.#commitRestored(version, options.treelessStores ?? [], keepNodeKeys);
       leaves?.close();
       return { ...ci, resumed };
     } catch (err) {
@@ -162,7 +237,9 @@ export class StateCommitment extends CommitStore {
   }
 
   /** Checks that nothing is committed yet and reads (or starts) the restore checkpoint. */
-  async #beginRestore(version: number): Promise<{ resumed: boolean; done: Set<string> }> {
+  async #beginRestore(
+    version: number,
+  ): Promise<{ resumed: boolean; done: Set<string>; keepNodeKeys: boolean }> {
     this.checkWritable();
     if (this.latest !== 0) {
       throw new StoreMigrateError(
@@ -176,9 +253,13 @@ export class StateCommitment extends CommitStore {
       // Nothing is committed, so any tree data is debris of another interrupted restore.
       await this.kv.clear(allStoresRange());
       await this.kv.clear({ gte: RESTORE_KEY, lt: V2Keys.scRestoreEnd });
-      await this.kv.put(RESTORE_KEY, encodeRestoreState({ version, done: [] }));
+      await this.kv.del(V2Keys.scNodeKeysOfV1);
+      await this.kv.put(RESTORE_KEY, encodeRestoreState({ version, done: [], keepNodeKeys: true }));
     }
-    return { resumed, done: new Set(resumed ? progress.done : []) };
+    // A restore begun before node keys were kept goes on giving new ones: mixing the two
+    // schemes in one tree could give two nodes one key.
+    const keepNodeKeys = resumed ? progress.keepNodeKeys === true : true;
+    return { resumed, done: new Set(resumed ? progress.done : []), keepNodeKeys };
   }
 
   /**
@@ -189,7 +270,7 @@ export class StateCommitment extends CommitStore {
     name: string,
     version: number,
     done: Set<string> | undefined,
-    batchBytes: number | undefined,
+    options: ImporterOptions & { checkpointKey: Uint8Array },
   ): Promise<{ name: string; importer: Importer | undefined; skip: number }> {
     const tree = this.newTree(name);
     await tree.loadVersion();
@@ -197,22 +278,23 @@ export class StateCommitment extends CommitStore {
     if (done?.has(name)) return { name, importer: undefined, skip: Number.POSITIVE_INFINITY };
     if (tree.version !== 0)
       throw new StoreMigrateError('ERR_VERSION_EXISTS', `store ${name} already has data`);
-    const checkpointKey = this.kv.key(scRestoreStoreKey(name));
     const saved = done
-      ? await this.kv.db.get(checkpointKey, { keyEncoding: 'view', valueEncoding: 'view' })
+      ? await this.kv.db.get(options.checkpointKey, { keyEncoding: 'view', valueEncoding: 'view' })
       : undefined;
     const state = saved === undefined ? undefined : decodeImporterState(saved);
     return {
       name,
-      importer: state
-        ? Importer.resume(tree, version, state, { checkpointKey, batchBytes })
-        : new Importer(tree, version, { checkpointKey, batchBytes }),
+      importer: state ? Importer.resume(tree, version, state, options) : new Importer(tree, version, options),
       skip: state?.count ?? 0,
     };
   }
 
   /** Commits the restored trees (and the source's memory stores) as `version`, in one batch. */
-  async #commitRestored(version: number, treelessStores: string[]): Promise<CommitInfo> {
+  async #commitRestored(
+    version: number,
+    treelessStores: string[],
+    keepNodeKeys: boolean,
+  ): Promise<CommitInfo> {
     const stores = [];
     for (const name of this.storeNames())
       stores.push({ name, version, hash: this.tree(name).getImmutable(version).hash });
@@ -225,21 +307,32 @@ export class StateCommitment extends CommitStore {
     batch.put(this.kv.key(this.commitInfoKey(version)), encodeCommitInfo(ci));
     batch.put(this.kv.key(this.latestKey()), encodeLatest(version));
     batch.del(this.kv.key(RESTORE_KEY));
+    if (keepNodeKeys) batch.put(this.kv.key(V2Keys.scNodeKeysOfV1), encodeLatest(version));
     await batch.write();
     this.latest = version;
     this.lastCommit = ci;
+    this.#nodeKeysOfV1 = keepNodeKeys;
     return ci;
   }
 
-  async #readRestoreState(): Promise<{ version: number; done: string[] } | undefined> {
+  async #readRestoreState(): Promise<RestoreState | undefined> {
     const raw = await this.kv.get(RESTORE_KEY);
     return raw === undefined ? undefined : decodeRestoreState(raw);
   }
 }
 
 const RESTORE_KEY = V2Keys.scRestore;
+/** A node-key tree's node keys start with 's', and so does a root record that refers to another root. */
+const S = 0x73;
 
-function encodeRestoreState(s: { version: number; done: string[] }): Uint8Array {
+interface RestoreState {
+  version: number;
+  done: string[];
+  /** The importers keep the source's node keys (absent in a restore begun by an earlier release). */
+  keepNodeKeys?: boolean;
+}
+
+function encodeRestoreState(s: RestoreState): Uint8Array {
   return utf8(JSON.stringify(s));
 }
 
@@ -254,9 +347,9 @@ function checkStoreItem(name: string, prev: string | undefined): void {
   }
 }
 
-function decodeRestoreState(raw: Uint8Array): { version: number; done: string[] } {
+function decodeRestoreState(raw: Uint8Array): RestoreState {
   try {
-    const s = JSON.parse(fromUtf8(raw)) as { version: number; done: string[] };
+    const s = JSON.parse(fromUtf8(raw)) as RestoreState;
     if (!Number.isSafeInteger(s.version) || !Array.isArray(s.done)) throw new Error('bad shape');
     return s;
   } catch (err) {

@@ -1,5 +1,6 @@
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../../src/db/open-db.js';
 import { toHex } from '../../../src/encoding/bytes.js';
@@ -12,16 +13,18 @@ const tempDir = useTempDirs();
 const STORES = ['acc', 'bank', 'staking'];
 
 describe.each([
-  { thread: 'the node thread', worker: false },
-  { thread: 'a worker thread', worker: true },
-])('RootStore: background migration on $thread with app-hash continuity', ({ worker }) => {
+  { thread: 'the node thread', worker: false, layout: 'legacy' as const },
+  { thread: 'a worker thread', worker: true, layout: 'legacy' as const },
+  // v0.50's layout: the worker's sync copies versions from v1 through the node thread's reads.
+  { thread: 'a worker thread, node-key v1', worker: true, layout: 'node-key' as const },
+])('RootStore: background migration on $thread with app-hash continuity', ({ worker, layout }) => {
   it('migrates while 100 blocks are committed, switches, and matches a v1-only reference at every height', async () => {
     const dir = tempDir('root');
     const v1Path = join(dir, 'home', 'application.db');
     const refPath = join(dir, 'ref.db');
     {
       const db = await openDb(v1Path);
-      await buildV1(db, { stores: STORES, keysPerStore: 5000, versions: 50 });
+      await buildV1(db, { stores: STORES, keysPerStore: 5000, versions: 50, layout });
       await db.close();
     }
     cpSync(v1Path, refPath, { recursive: true });
@@ -31,7 +34,9 @@ describe.each([
     try {
       const ref = await MultiStoreV1.open(refDb);
       // Throttled so blocks land during the restore, the sync and after the switch.
-      const rs = await RootStore.open(v1Db, v2Db, { throttle: 20_000, worker });
+      const logs: Array<{ msg: string; copied?: number; replayed?: number }> = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
+      const rs = await RootStore.open(v1Db, v2Db, { throttle: 20_000, worker, logger });
       const events: RootStoreEvent[] = [];
       rs.events$.subscribe((e) => events.push(e));
       const { workload } = {
@@ -57,6 +62,13 @@ describe.each([
       expect(switchedAt).toBeLessThan(150);
       expect(rs.isMigrating).toBe(false);
       expect(rs.latestVersion).toBe(150);
+      // How the sync made SC's versions: copied from a node-key v1, replayed from a legacy one.
+      const ended = logs.find((l) => l.msg.startsWith('sync ended'));
+      expect(ended, 'the sync-ended log line').toBeDefined();
+      if (layout === 'node-key') expect(ended).toMatchObject({ replayed: 0 });
+      else expect(ended).toMatchObject({ copied: 0 });
+      // Versions 51 up to the switch, each made once.
+      expect(ended!.copied! + ended!.replayed!).toBe(switchedAt - 50);
 
       // Every height, before, during and after the switch: app hash and sampled keys.
       for (let h = 1; h <= 150; h++) {

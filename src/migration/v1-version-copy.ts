@@ -1,0 +1,181 @@
+import { u64be } from '../encoding/byte-writer.js';
+import { concatBytes, equalBytes, fromHex, toHex } from '../encoding/bytes.js';
+import type { Changeset } from '../encoding/changeset.js';
+import { isStoreMigrateError, StoreMigrateError } from '../errors.js';
+import { decodeNodeKeyNode, nodeKeyBytes } from '../iavl/node-codec.js';
+import type { Logger } from '../logger.js';
+import { isTreeless } from '../multistore/commit-info.js';
+import type { CommitStore } from '../multistore/commit-store.js';
+import type { CopiedStore, StateCommitment } from '../v2/commitment/state-commitment.js';
+
+const S = 0x73; // a node-key tree's nodes: 's' + u64be(version) + u32be(nonce)
+const N = 0x6e; // its legacy nodes: 'n' + hash
+
+/**
+ * Takes a synced version's tree nodes from v1 as v1 wrote them, for
+ * StateCommitment.commitCopied. A node-key tree keeps the nodes a version created under
+ * keys that start with that version, so they are one range read per store, and once the
+ * restore kept v1's node keys they need no rebuilding or hashing in v2: the replay of a
+ * block costs the tree work of a commit, the copy a read and a write.
+ */
+export class V1VersionCopy {
+  readonly #source: CommitStore;
+  readonly #log: Logger;
+  /** Stores known to have no legacy nodes (whose hashes a copied node could point at). */
+  readonly #nodeKeyOnly = new Map<string, boolean>();
+
+  /**
+   * @example
+   * const copy = new V1VersionCopy(v1, log);
+   * const stores = await copy.read(101, sc, changeset); // undefined: replay this version
+   */
+  constructor(source: CommitStore, log: Logger) {
+    this.#source = source;
+    this.#log = log;
+  }
+
+  /**
+   * v1's nodes of `version` in every store, checked against the buffered changeset; or
+   * undefined when the version cannot be copied (the trees were not restored with v1's node
+   * keys, a store is legacy or has legacy nodes, v1 no longer holds the version): then it is
+   * replayed. A changeset that does not match v1's leaves is ERR_HASH_MISMATCH, as its replay
+   * would be.
+   */
+  async read(version: number, sc: StateCommitment, cs: Changeset): Promise<CopiedStore[] | undefined> {
+    if (!sc.nodeKeysOfV1) return undefined;
+    const names = sc.storeNames();
+    for (const name of names) {
+      if (!(await this.#copyable(name))) return this.#skip(version, `store ${name} is not node-key only`);
+    }
+    // The commit info and every store's nodes in one go: on the migration worker each read is
+    // a round trip through the node thread, which answers between its own commits.
+    const [ci, ...read] = await Promise.all([
+      this.#source.getCommitInfo(version).catch((err: unknown) => {
+        if (
+          isStoreMigrateError(err, 'ERR_VERSION_NOT_FOUND') ||
+          isStoreMigrateError(err, 'ERR_VERSION_PRUNED')
+        )
+          return undefined;
+        throw err;
+      }),
+      ...names.map((name) => this.#readStore(name, version)),
+    ]);
+    if (ci === undefined) return this.#skip(version, 'v1 holds no commit info for it');
+    const treeless = ci.stores
+      .filter(isTreeless)
+      .map((s) => s.name)
+      .sort();
+    const hashes = new Map(ci.stores.filter((s) => !isTreeless(s)).map((s) => [s.name, s.hash]));
+    if (
+      hashes.size !== names.length ||
+      names.some((n) => !hashes.has(n)) ||
+      treeless.join('/') !== sc.treelessStoreNames().join('/')
+    ) {
+      return this.#skip(version, 'v1 commits other stores than StateCommitment holds');
+    }
+    if (read.includes(undefined)) return this.#skip(version, 'v1 pruned it');
+    const out = (read as Array<Array<[Uint8Array, Uint8Array]>>).map((entries, i) => ({
+      name: names[i],
+      entries,
+      hash: hashes.get(names[i])!,
+    }));
+    checkLeaves(version, out, cs);
+    return out;
+  }
+
+  /** Removed keys leave no node to compare: after the copy, each must be gone from its tree. */
+  static checkRemovals(version: number, sc: StateCommitment, cs: Changeset): void {
+    for (const [store, m] of finalChanges(cs)) {
+      const tree = sc.tree(store);
+      for (const [hex, value] of m) {
+        if (value === undefined && tree.get(fromHex(hex)) !== undefined) {
+          throw mismatch(version, `it removes ${hex} from ${store}, which v1 kept`);
+        }
+      }
+    }
+  }
+
+  #skip(version: number, why: string): undefined {
+    this.#log.debug({ version, why }, 'replaying a version instead of copying it from v1');
+    return undefined;
+  }
+
+  async #copyable(name: string): Promise<boolean> {
+    let ok = this.#nodeKeyOnly.get(name);
+    if (ok === undefined) {
+      const tree = this.#source.tree(name);
+      ok = tree.layout === 'node-key';
+      // v1 writes no legacy node after its move to iavl v1, so a store without any stays so.
+      if (ok)
+        for await (const _ of tree.kv.keys({
+          gte: new Uint8Array([N]),
+          lt: new Uint8Array([N + 1]),
+          limit: 1,
+        }))
+          ok = false;
+      this.#nodeKeyOnly.set(name, ok);
+    }
+    return ok;
+  }
+
+  async #readStore(name: string, version: number): Promise<Array<[Uint8Array, Uint8Array]> | undefined> {
+    const kv = this.#source.tree(name).kv;
+    const entries = await kv.entries({
+      gte: concatBytes(new Uint8Array([S]), u64be(version)),
+      lt: concatBytes(new Uint8Array([S]), u64be(version + 1)),
+    });
+    // One batch writes a version's nodes and its root record, and pruning deletes the record
+    // with the nodes: a record in this (snapshot) read means the nodes are all here.
+    const rootKey = concatBytes(new Uint8Array([S]), nodeKeyBytes(version, 1));
+    return entries.some(([k]) => equalBytes(k, rootKey)) ? entries : undefined;
+  }
+}
+
+/** Every leaf v1 wrote at `version` is a set of the changeset, and every set a leaf. */
+function checkLeaves(version: number, stores: CopiedStore[], cs: Changeset): void {
+  const sets = finalChanges(cs);
+  for (const s of stores) {
+    const want = sets.get(s.name) ?? new Map<string, Uint8Array | undefined>();
+    let leaves = 0;
+    for (const [k, raw] of s.entries) {
+      // zigzag(height) leads a node's bytes: 0 is a leaf (a root reference starts with 's').
+      if (raw.length === 0 || raw[0] !== 0) continue;
+      const leaf = decodeNodeKeyNode(k.subarray(1), raw);
+      const value = want.get(toHex(leaf.key));
+      if (value === undefined || !equalBytes(value, leaf.value!)) {
+        throw mismatch(
+          version,
+          `v1 wrote ${toHex(leaf.key)} in ${s.name}, and the changeset does not set it so`,
+        );
+      }
+      leaves++;
+    }
+    let setCount = 0;
+    for (const v of want.values()) if (v !== undefined) setCount++;
+    if (leaves !== setCount) {
+      throw mismatch(version, `it sets ${setCount} keys in ${s.name}, and v1 wrote ${leaves}`);
+    }
+  }
+}
+
+/** Each store's keys (hex) and what the changeset leaves them: a value, or undefined when removed. A later change to a key wins. */
+function finalChanges(cs: Changeset): Map<string, Map<string, Uint8Array | undefined>> {
+  const out = new Map<string, Map<string, Uint8Array | undefined>>();
+  for (const c of cs.changes) {
+    let m = out.get(c.store);
+    if (m === undefined) {
+      m = new Map();
+      out.set(c.store, m);
+    }
+    for (const p of c.pairs) m.set(toHex(p.key), p.remove ? undefined : p.value);
+  }
+  return out;
+}
+
+function mismatch(version: number, why: string): StoreMigrateError {
+  return new StoreMigrateError(
+    'ERR_HASH_MISMATCH',
+    `buffered changeset ${version} is not what v1 committed: ${why}`,
+    { details: { version } },
+  );
+}
