@@ -37,6 +37,8 @@ export interface CommitLatencyBenchOptions {
   leaves?: number;
   stores?: number;
   seed?: number;
+  /** Tree layout of the v1 fixture: legacy (cosmos-sdk ≤ v0.47, the default) or node-key (v0.50+). */
+  layout?: 'legacy' | 'node-key';
   /** Blocks committed in each run. Default 1,000. */
   blocks?: number;
   /** Where the migration runs: a worker thread (default) or the node's thread. */
@@ -266,6 +268,7 @@ export async function runCommitLatencyBench(
     stores: options.stores ?? 10,
     versions: 2,
     seed: options.seed ?? 1,
+    ...(options.layout === 'node-key' ? { layout: 'node-key' as const } : {}),
   };
   const blockCount = options.blocks ?? 1_000;
   const thread = options.thread ?? 'worker';
@@ -479,6 +482,7 @@ export const commitLatencyScenario: Scenario<CommitLatencyBenchResult> = {
     const result = await runCommitLatencyBench({
       leaves: opts.keys,
       seed: opts.seed,
+      layout: opts.layout,
       blocks: opts.blocks,
       blockChanges: opts.blockChanges,
       intervalMs: opts.intervalMs,

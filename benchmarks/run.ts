@@ -31,8 +31,9 @@ options:
                      saveVersion and puts per mpt commit (iavl; default 1000)
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
   --thread T     worker or main: where the migration runs (commit-latency, sync, memory; default worker)
-  --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate only; node-key
-                 also runs the legacy case in the same run, to compare per leaf)
+  --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate, sync and
+                 commit-latency; default legacy). migrate with node-key also runs the legacy
+                 case in the same run, to compare per leaf
   --json         print exactly one JSON document on stdout (progress still goes to stderr)
   --out FILE     write the results to FILE instead (e.g. for a profiled run)
   --no-save      do not write benchmarks/results/<date>-<scenario>.json

@@ -33,6 +33,8 @@ export interface SyncBenchOptions {
   leaves?: number;
   stores?: number;
   seed?: number;
+  /** Tree layout of the v1 fixture: legacy (cosmos-sdk ≤ v0.47, the default) or node-key (v0.50+). */
+  layout?: 'legacy' | 'node-key';
   /** Blocks buffered and replayed. Default 200. */
   blocks?: number;
   /** Changes per block. Default 1,000. */
@@ -63,7 +65,11 @@ export interface SyncBenchResult {
       /** Per block: from the previous block's migration to this one's. */
       perBlock: LatencySummary;
       /** Time inside the calls sync makes, summed over the blocks. */
-      breakdownMs: { bufferRead: number; scCommit: number; ssApply: number; other: number };
+      /** scCopy: StateCommitment.commitCopied (a version copied from v1); other includes v1's reads for it. */
+      breakdownMs: { bufferRead: number; scCommit: number; scCopy: number; ssApply: number; other: number };
+      /** How SC's versions were made: copied from v1 node for node, or replayed. */
+      copied: number;
+      replayed: number;
       appHash: string;
       appHashMatchesV1: boolean;
     };
@@ -117,6 +123,7 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     stores: options.stores ?? 10,
     versions: 2,
     seed: options.seed ?? 1,
+    ...(options.layout === 'node-key' ? { layout: 'node-key' as const } : {}),
   };
   const blockCount = options.blocks ?? 200;
   const blockChanges = options.blockChanges ?? 1_000;
@@ -172,6 +179,7 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     const acc: Record<string, number> = {};
     timeMethod(manager.buffer, 'read', acc, 'bufferRead');
     timeMethod(store.sc, 'commit', acc, 'scCommit');
+    timeMethod(store.sc, 'commitCopied', acc, 'scCopy');
     timeMethod(store.ss, 'applyChangeset', acc, 'ssApply');
     log(`sync: replaying ${blockCount} buffered blocks into SC and SS`);
     const stamps: number[] = [];
@@ -204,7 +212,8 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
     const perBlock = stamps.map((t, i) => t - (i === 0 ? synced.value.first : stamps[i - 1]));
     const syncMs = synced.value.elapsed;
     const scAppHash = toHex((await store.sc.getCommitInfo(last)).appHash);
-    const other = syncMs - acc.bufferRead - acc.scCommit - acc.ssApply;
+    const other = syncMs - acc.bufferRead - acc.scCommit - acc.scCopy - acc.ssApply;
+    const counts = manager.syncCounts;
     await store.close();
     await temp.closeDbs();
     if (scAppHash !== v1AppHash)
@@ -247,9 +256,12 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
           breakdownMs: {
             bufferRead: acc.bufferRead,
             scCommit: acc.scCommit,
+            scCopy: acc.scCopy,
             ssApply: acc.ssApply,
             other,
           },
+          copied: counts.copied,
+          replayed: counts.replayed,
           appHash: scAppHash,
           appHashMatchesV1: true,
         },
@@ -287,8 +299,12 @@ export function syncRows(r: SyncBenchResult): TableRow[] {
       value: `${p.sync.perBlock.p50.toFixed(1)} / ${p.sync.perBlock.p99.toFixed(1)} ms`,
     },
     {
-      metric: '  time in SC commit / SS apply / buffer read / other',
-      value: `${ms(b.scCommit)} / ${ms(b.ssApply)} / ${ms(b.bufferRead)} / ${ms(b.other)}`,
+      metric: 'v1 layout / SC versions copied from v1 / replayed',
+      value: `${r.params.layout ?? 'legacy'} / ${p.sync.copied} / ${p.sync.replayed}`,
+    },
+    {
+      metric: '  time in SC replay / SC copy / SS apply / buffer read / other',
+      value: `${ms(b.scCommit)} / ${ms(b.scCopy)} / ${ms(b.ssApply)} / ${ms(b.bufferRead)} / ${ms(b.other)}`,
     },
     { metric: 'RootStore commit on v1 (no migration)', value: `${r.commitBlocksPerSec.toFixed(2)} blocks/s` },
     {
@@ -323,6 +339,7 @@ export const syncScenario: Scenario<SyncBenchResult> = {
     const result = await runSyncBench({
       leaves: opts.keys,
       seed: opts.seed,
+      layout: opts.layout,
       blocks: opts.blocks,
       blockChanges: opts.blockChanges,
       log: opts.log,
