@@ -61,6 +61,8 @@ export interface BlockTiming {
   wallMs: number;
   stage: BlockStage;
   appHash: string;
+  /** The last version the migration had made in v2 when the block committed (0: none yet). */
+  migratedVersion: number;
   /** Start of the commit, performance.now() milliseconds. */
   at: number;
   /** LevelDB calls of the v1 and v2 databases while the block committed (the migration's included). */
@@ -234,8 +236,14 @@ async function commitBlocks(
         wallMs,
         stage: lastMode === 'v2' ? 'v2' : stageOf(),
         appHash: toHex(ci.appHash),
+        migratedVersion: store.status().migratedVersion,
       });
-      if ((i + 1) % 50 === 0) ctx.log(`  ${i + 1} blocks, last ${ms(lastDuration)} (${out[i].stage})`);
+      if ((i + 1) % 50 === 0) {
+        const m = out[i].migratedVersion;
+        ctx.log(
+          `  ${i + 1} blocks, last ${ms(lastDuration)} (${out[i].stage}${m > 0 ? `, v2 at ${m} of ${ci.version}` : ''})`,
+        );
+      }
     }
   } finally {
     sub.unsubscribe();
