@@ -703,9 +703,8 @@ export class MigrationManager {
 
   /** One synced version into StateCommitment: copied from v1 where it can be, else replayed. */
   async #commitSc(sc: StateCommitment, v: number, cs: Changeset): Promise<void> {
-    const next = v + 1;
-    if (this.#confirmCommits ? this.#confirmed >= next : this.buffer.last >= next)
-      this.#copy?.prefetch(next, sc);
+    const committed = this.#confirmCommits ? this.#confirmed : this.buffer.last;
+    if (committed > v) this.#copy?.prefetch(v + 1, committed, sc);
     const copied = await this.#copy?.read(v, sc, cs);
     if (copied === undefined) {
       const ci = await sc.commit(cs, v);
