@@ -148,30 +148,17 @@ describe('sync copies node-key versions from v1', () => {
     }
   });
 
-  it('a legacy (v0.47) v1 is replayed: nothing to copy', async () => {
-    const fx = copyFixture('go/v047/application.db');
+  it.each([
+    ['a legacy (v0.47) v1', 'v047'],
+    ['a v1 upgraded from legacy, while legacy nodes remain', 'upgraded'],
+  ])('%s is replayed, Go-written: nothing to copy', async (_, era) => {
+    const fx = copyFixture(`go/${era}/application.db`);
     try {
       const ms = await MultiStoreV1.open(await openDb(fx.path), { readOnly: true });
-      const blocks = goChangesets('v047', 40);
+      const blocks = goChangesets(era, 40);
       const r = await syncInto(ms, 40, blocks, true);
       await r.run;
       expect(r.manager.syncCounts).toEqual({ copied: 0, replayed: blocks.length });
-      await r.v2.close();
-      await ms.kv.db.close();
-    } finally {
-      fx.cleanup();
-    }
-  });
-
-  it('a v1 upgraded from legacy keeps replaying while legacy nodes remain', async () => {
-    const fx = copyFixture('go/upgraded/application.db');
-    try {
-      const ms = await MultiStoreV1.open(await openDb(fx.path), { readOnly: true });
-      const blocks = goChangesets('upgraded', 40);
-      const r = await syncInto(ms, 40, blocks, true);
-      await r.run;
-      expect(r.manager.syncCounts.copied).toBe(0);
-      expect(r.manager.syncCounts.replayed).toBe(blocks.length);
       await r.v2.close();
       await ms.kv.db.close();
     } finally {
@@ -233,6 +220,19 @@ describe('sync copies node-key versions from v1', () => {
     expect(await kv.get(rootKey)).toEqual(bad);
     await r.v2.close();
     await ms.kv.db.close();
+  });
+
+  it('commitCopied refuses trees not restored with v1 node keys (ERR_INTERNAL), committing nothing', async () => {
+    const v2 = await openDb(join(tempDir('v2'), 'v2'));
+    const sc = await StateCommitment.open(v2, { stores: ['acc'] });
+    expect(sc.nodeKeysOfV1).toBe(false);
+    await expect(
+      sc.commitCopied(1, [{ name: 'acc', entries: [], hash: new Uint8Array(32) }]),
+    ).rejects.toMatchObject({
+      code: 'ERR_INTERNAL',
+    });
+    expect(sc.latestVersion).toBe(0);
+    await v2.close();
   });
 
   it('a version whose root v1 no longer holds is replayed, and the versions after it copied again', async () => {

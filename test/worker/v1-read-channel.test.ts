@@ -101,6 +101,7 @@ describe('v1 reads across the thread boundary (V1ReadServer ↔ RemoteLevel)', (
     const { db, kv } = await served();
     await db.close();
     expect(isStoreMigrateError(await caught(kv.get(utf8('k/00001'))), 'ERR_DB_IO')).toBe(true);
+    expect(isStoreMigrateError(await caught(kv.entries({ gte: utf8('k/') })), 'ERR_DB_IO')).toBe(true);
     expect(isStoreMigrateError(await caught(kv.put(utf8('a'), utf8('b'))), 'ERR_READ_ONLY')).toBe(true);
   });
 });

@@ -64,6 +64,15 @@ export interface CommitTiming {
 export type { MigrationStatus } from '../../migration/migration-status.js';
 
 const SWITCHED_KEY = V2Keys.switched;
+/**
+ * A commit waits (at most SWITCH_WAIT_MS) for a sync this many versions behind v1 to catch up
+ * (see #awaitCatchUp): a sync that keeps pace still trails by a few versions (buffered, then
+ * confirmed, then read from v1, then written).
+ */
+const SWITCH_WAIT_VERSIONS = 8;
+const SWITCH_WAIT_MS = 3_000;
+/** Blocks to go without that wait after one in vain. */
+const SWITCH_RETRY_BLOCKS = 100;
 
 /** 'v1': no migration running (not started, or disabled); commits go to v1 only. */
 type Mode = 'v1' | 'migrating' | 'failed' | 'v2';
@@ -99,6 +108,8 @@ export class RootStore {
   #mode: Mode = 'v1';
   #switchedAt: number | undefined;
   #postponed: boolean;
+  /** #awaitCatchUp waits only from this v1 version on. */
+  #waitAfter = 0;
   #run: Promise<void> | undefined;
   #error: StoreMigrateError | undefined;
   #commitChain: Promise<unknown> = Promise.resolve();
@@ -419,6 +430,40 @@ export class RootStore {
     );
   }
 
+  /**
+   * When the sync is a few versions short of v1's latest, waits (at most SWITCH_WAIT_MS) for
+   * it to finish them, so that the switch lands at this boundary. With blocks back to back
+   * there is otherwise no boundary at which the sync has v1's latest: v1 commits the next
+   * block as soon as it confirmed this one. The wait is for versions v1 committed just now,
+   * nothing the migration could have done earlier. After a wait in vain it does not
+   * wait again for SWITCH_RETRY_BLOCKS blocks, so a sync that does not keep up never slows
+   * every block.
+   */
+  async #awaitCatchUp(): Promise<void> {
+    const m = this.#live;
+    const latest = this.v1.latestVersion;
+    if (this.#mode !== 'migrating' || this.#postponed || m.error !== undefined) return;
+    const behind = latest - m.migratedVersion;
+    if (
+      behind < 1 ||
+      behind > SWITCH_WAIT_VERSIONS ||
+      m.migratedVersion < m.height ||
+      latest < this.#waitAfter
+    )
+      return;
+    const caughtUp = await new Promise<boolean>((resolve) => {
+      const settle = (ok: boolean) => {
+        clearTimeout(timer);
+        off();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => settle(false), SWITCH_WAIT_MS);
+      const off = m.onMigrated((v) => v >= latest && settle(true));
+      if (m.migratedVersion >= latest) settle(true);
+    });
+    if (!caughtUp) this.#waitAfter = latest + SWITCH_RETRY_BLOCKS;
+  }
+
   async #maybeSwitch(): Promise<void> {
     if (!this.#canSwitch()) return;
     try {
@@ -489,6 +534,7 @@ export class RootStore {
   }
 
   async #commit(cs: Changeset): Promise<CommitInfo> {
+    await this.#awaitCatchUp();
     await this.#maybeSwitch();
     if (this.#mode === 'v2') return this.#commitV2(cs);
     if (this.#mode !== 'migrating') return this.v1.commit(cs);

@@ -7,7 +7,7 @@ import { toHex } from '../../../src/encoding/bytes.js';
 import { MultiStoreV1 } from '../../../src/v1/multi-store-v1.js';
 import { RootStore, type RootStoreEvent } from '../../../src/v2/root/root-store.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
-import { buildV1 } from '../../helpers/v1-builder.js';
+import { buildV1, Workload } from '../../helpers/v1-builder.js';
 
 const tempDir = useTempDirs();
 const STORES = ['acc', 'bank', 'staking'];
@@ -83,6 +83,53 @@ describe.each([
             );
           }
         }
+      }
+      await rs.close();
+    } finally {
+      await v1Db.close();
+      await v2Db.close();
+      await refDb.close();
+    }
+  });
+});
+
+describe('RootStore: blocks back to back', () => {
+  it('a worker migration of a node-key v1 catches up and switches at a block boundary, hashes intact', async () => {
+    const dir = tempDir('root');
+    const v1Path = join(dir, 'home', 'application.db');
+    const refPath = join(dir, 'ref.db');
+    {
+      const db = await openDb(v1Path);
+      await buildV1(db, { stores: STORES, keysPerStore: 5000, versions: 20, layout: 'node-key' });
+      await db.close();
+    }
+    cpSync(v1Path, refPath, { recursive: true });
+    const v1Db = await openDb(v1Path);
+    const v2Db = await openDb(join(dir, 'home', 'v2'));
+    const refDb = await openDb(refPath);
+    try {
+      const ref = await MultiStoreV1.open(refDb);
+      const rs = await RootStore.open(v1Db, v2Db, { worker: true });
+      const workload = new Workload(STORES, 6000, 9);
+      // No pause between blocks (the reference commits afterwards): only a wait at the
+      // boundary lets the sync have v1's latest.
+      const blocks: Array<{ cs: ReturnType<Workload['block']>; hash: string }> = [];
+      for (let b = 0; b < 400 && rs.switchedAtVersion === undefined; b++) {
+        const cs = workload.block(300);
+        blocks.push({ cs, hash: toHex((await rs.commit(cs)).appHash) });
+      }
+      expect(rs.switchedAtVersion, 'switched within 400 blocks').toBeDefined();
+      for (let b = 0; b < 5; b++) {
+        const cs = workload.block(300);
+        blocks.push({ cs, hash: toHex((await rs.commit(cs)).appHash) });
+      }
+      for (const [i, b] of blocks.entries()) {
+        expect(b.hash, `app hash of block ${i}`).toBe(toHex((await ref.commit(b.cs)).appHash));
+      }
+      for (let h = 1; h <= rs.latestVersion; h += 7) {
+        expect(toHex((await rs.commitInfo(h)).appHash), `commit info ${h}`).toBe(
+          toHex((await ref.getCommitInfo(h)).appHash),
+        );
       }
       await rs.close();
     } finally {
