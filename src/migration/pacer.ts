@@ -1,3 +1,7 @@
+const HEADROOM_POLL_MS = 10;
+// A bound, so that a database whose compaction never catches up slows the migration, not stops it.
+const HEADROOM_MAX_POLLS = 100;
+
 /**
  * Pause, resume and a leaves-per-second ceiling for the bulk loops. The loops call step()
  * every few leaves; it returns at once unless the migration is paused or ahead of its rate.
@@ -8,9 +12,21 @@ export class Pacer {
   #resumeWaiters: Array<() => void> = [];
   #windowStart = 0;
   #windowLeaves = 0;
+  readonly #headroom: (() => boolean) | undefined;
+  #headroomWaitMs = 0;
 
-  constructor(leavesPerSecond?: number) {
+  /**
+   * `headroom` says whether the target database can take more bulk writes now; while it
+   * says no, the loops wait (see MigrationManagerOptions.writeHeadroom).
+   */
+  constructor(leavesPerSecond?: number, headroom?: () => boolean) {
     this.setRate(leavesPerSecond);
+    this.#headroom = headroom;
+  }
+
+  /** Time the loops waited for the database's headroom, in ms. */
+  get headroomWaitMs(): number {
+    return this.#headroomWaitMs;
   }
 
   get paused(): boolean {
@@ -39,9 +55,15 @@ export class Pacer {
     this.#windowLeaves = 0;
   }
 
-  /** Waits while paused. */
+  /** Waits while paused, and while the database has no headroom. */
   async gate(): Promise<void> {
     while (this.#paused) await new Promise<void>((r) => this.#resumeWaiters.push(r));
+    if (this.#headroom === undefined || this.#headroom()) return;
+    const t0 = performance.now();
+    for (let i = 0; i < HEADROOM_MAX_POLLS && !this.#headroom(); i++) {
+      await new Promise((r) => setTimeout(r, HEADROOM_POLL_MS));
+    }
+    this.#headroomWaitMs += performance.now() - t0;
   }
 
   /** Accounts for `leaves` more leaves, then waits as long as the pause and the rate require. */
