@@ -74,15 +74,3 @@ export async function openDb(path: string, options: OpenDbOptions = {}): Promise
   if (options.flushOnClose === false) db.flushOnClose = false;
   return db;
 }
-
-/**
- * The number of level-0 table files of a classic-level database (LevelDB slows writes at 8
- * and stops them at 12 until a compaction is done); undefined for another kind of database.
- * @example
- * if ((levelZeroFiles(db) ?? 0) >= 6) await sleep(10);
- */
-export function levelZeroFiles(db: LevelDatabase): number | undefined {
-  const withProperty = db as unknown as { getProperty?: (name: string) => string };
-  if (typeof withProperty.getProperty !== 'function' || db.status !== 'open') return undefined;
-  return Number(withProperty.getProperty('leveldb.num-files-at-level0'));
-}

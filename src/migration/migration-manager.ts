@@ -45,13 +45,6 @@ export interface MigrationManagerOptions {
    * StateCommitment. Default true; false always replays.
    */
   copyFromV1?: boolean;
-  /**
-   * Whether v2 can take more bulk writes now. While it says no, the restore and the sync
-   * wait before their next batch, so that v2 never reaches LevelDB's write stall, which would
-   * hold up the small changeset-buffer writes that the node's commits wait for. The worker
-   * passes a check of v2's level-0 files.
-   */
-  writeHeadroom?: () => boolean;
 }
 
 /** How sync made each StateCommitment version since the manager opened. */
@@ -147,7 +140,7 @@ export class MigrationManager {
     });
     // Observed by whoever races it against the work; until then it must not count as unhandled.
     this.#failure.catch(() => {});
-    this.#pacer = new Pacer(options.throttle, options.writeHeadroom);
+    this.#pacer = new Pacer(options.throttle);
     this.buffer = new ChangesetBuffer(this.#kv);
     this.progress$ = this.#tracker.progress$;
   }
@@ -259,11 +252,7 @@ export class MigrationManager {
       throw this.#error;
     } finally {
       this.#log.info(
-        {
-          ...this.#counts,
-          migratedVersion: this.#migrated,
-          headroomWaitMs: Math.round(this.#pacer.headroomWaitMs),
-        },
+        { ...this.#counts, migratedVersion: this.#migrated },
         'sync ended: StateCommitment versions copied from v1 and replayed',
       );
       // Whoever awaited start() sees the final progress (the last migrated version) at once.

@@ -1,7 +1,3 @@
-const HEADROOM_POLL_MS = 10;
-// A bound, so that a database whose compaction never catches up slows the migration, not stops it.
-const HEADROOM_MAX_POLLS = 100;
-
 /**
  * Pause, resume and a leaves-per-second ceiling for the bulk loops. The loops call step()
  * every few leaves; it returns at once unless the migration is paused or ahead of its rate.
@@ -12,21 +8,9 @@ export class Pacer {
   #resumeWaiters: Array<() => void> = [];
   #windowStart = 0;
   #windowLeaves = 0;
-  readonly #headroom: (() => boolean) | undefined;
-  #headroomWaitMs = 0;
 
-  /**
-   * `headroom` says whether the target database can take more bulk writes now; while it
-   * says no, the loops wait (see MigrationManagerOptions.writeHeadroom).
-   */
-  constructor(leavesPerSecond?: number, headroom?: () => boolean) {
+  constructor(leavesPerSecond?: number) {
     this.setRate(leavesPerSecond);
-    this.#headroom = headroom;
-  }
-
-  /** Time the loops waited for the database's headroom, in ms. */
-  get headroomWaitMs(): number {
-    return this.#headroomWaitMs;
   }
 
   get paused(): boolean {
@@ -55,15 +39,9 @@ export class Pacer {
     this.#windowLeaves = 0;
   }
 
-  /** Waits while paused, and while the database has no headroom. */
+  /** Waits while paused. */
   async gate(): Promise<void> {
     while (this.#paused) await new Promise<void>((r) => this.#resumeWaiters.push(r));
-    if (this.#headroom === undefined || this.#headroom()) return;
-    const t0 = performance.now();
-    for (let i = 0; i < HEADROOM_MAX_POLLS && !this.#headroom(); i++) {
-      await new Promise((r) => setTimeout(r, HEADROOM_POLL_MS));
-    }
-    this.#headroomWaitMs += performance.now() - t0;
   }
 
   /** Accounts for `leaves` more leaves, then waits as long as the pause and the rate require. */

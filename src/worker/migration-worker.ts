@@ -2,7 +2,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Subject } from 'rxjs';
 import { KvDb, type LevelDatabase } from '../db/kv-db.js';
-import { levelZeroFiles, openDb } from '../db/open-db.js';
+import { openDb } from '../db/open-db.js';
 import { decodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
 import { toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -30,11 +30,6 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 // 16 MiB: in bench commit-latency (1,000 blocks) the v1 write of the 10 slowest blocks during
 // the migration fell from 710 to 91 ms.
 const V2_MAX_FILE_SIZE = 2 * 1024 * 1024;
-// LevelDB slows every write at 8 level-0 files and stops them at 12 until a compaction is
-// done; the changeset-buffer writes that the node's commits wait for would stall with the
-// restore's and the sync's. The bulk writes wait at the slowdown instead of going on to the
-// stop (at 6 files the sync fell behind the node's blocks in bench commit-latency).
-const V2_L0_FILES_MAX = 8;
 
 /** A pino logger whose lines go to the node thread's logger. */
 function workerLogger(level: string): Logger {
@@ -59,7 +54,6 @@ async function run(): Promise<void> {
     bufferSize: data.bufferSize,
     batchBytes: data.batchBytes,
     confirmCommits: true,
-    writeHeadroom: () => (levelZeroFiles(v2) ?? 0) < V2_L0_FILES_MAX,
   });
   manager.confirm(data.confirmed);
   if (data.paused) manager.pause();

@@ -2,9 +2,8 @@ import { randomFillSync } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClassicLevel } from 'classic-level';
-import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
-import { levelZeroFiles, openDb } from '../../src/db/open-db.js';
+import { openDb } from '../../src/db/open-db.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();
@@ -42,25 +41,5 @@ describe('openDb', () => {
     const byDefault = await tableSizes(undefined);
     expect(byDefault).toHaveLength(1);
     expect(byDefault[0]).toBeGreaterThan(6 * MiB);
-  });
-});
-
-describe('levelZeroFiles', () => {
-  it("counts a classic-level database's level-0 files as memtables flush, and is undefined elsewhere", async () => {
-    const db = await openDb(join(tempDir('l0'), 'db'), { writeBufferSize: 64 * 1024 });
-    expect(levelZeroFiles(db)).toBe(0);
-    // Each 128 KiB batch fills the 64 KiB memtable; the same keys each time, so that LevelDB
-    // keeps the flushed files at level 0 (a file overlapping nothing would go deeper).
-    // (In an empty database the first flushes go to levels 2 and 1, which nothing overlaps yet.)
-    for (let b = 0; b < 6; b++) {
-      const batch = db.batch();
-      for (let i = 0; i < 32; i++) batch.put(new Uint8Array([i]), randomFillSync(new Uint8Array(4096)));
-      await batch.write();
-    }
-    await new Promise((r) => setTimeout(r, 200));
-    expect(levelZeroFiles(db)).toBeGreaterThan(0);
-    await db.close();
-    expect(levelZeroFiles(db)).toBeUndefined();
-    expect(levelZeroFiles(new MemoryLevel() as never)).toBeUndefined();
   });
 });

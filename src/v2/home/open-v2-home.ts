@@ -26,8 +26,6 @@ export interface OpenV2HomeOptions {
   batchBytes?: number;
   /** Replay a buffered changeset only once the node confirms its v1 commit (RootStore). */
   confirmCommits?: boolean;
-  /** Whether v2 can take more bulk writes now (MigrationManagerOptions.writeHeadroom). */
-  writeHeadroom?: () => boolean;
 }
 
 /**
@@ -58,7 +56,6 @@ export async function openV2Home(
     bufferSize: options.bufferSize,
     batchBytes: options.batchBytes,
     confirmCommits: options.confirmCommits,
-    writeHeadroom: options.writeHeadroom,
   });
   return { sc, ss, manager };
 }
