@@ -12,6 +12,22 @@ import { buildV1, Workload } from '../../helpers/v1-builder.js';
 const tempDir = useTempDirs();
 const STORES = ['acc', 'bank', 'staking'];
 
+/** A node home whose v1 has `versions` versions, and a copy of that v1 to commit the same blocks to. */
+async function homeWithReference(versions: number, layout: 'legacy' | 'node-key') {
+  const dir = tempDir('root');
+  const v1Path = join(dir, 'home', 'application.db');
+  const refPath = join(dir, 'ref.db');
+  const db = await openDb(v1Path);
+  await buildV1(db, { stores: STORES, keysPerStore: 5000, versions, layout });
+  await db.close();
+  cpSync(v1Path, refPath, { recursive: true });
+  return {
+    v1Db: await openDb(v1Path),
+    v2Db: await openDb(join(dir, 'home', 'v2')),
+    refDb: await openDb(refPath),
+  };
+}
+
 describe.each([
   { thread: 'the node thread', worker: false, layout: 'legacy' as const },
   { thread: 'a worker thread', worker: true, layout: 'legacy' as const },
@@ -19,18 +35,7 @@ describe.each([
   { thread: 'a worker thread, node-key v1', worker: true, layout: 'node-key' as const },
 ])('RootStore: background migration on $thread with app-hash continuity', ({ worker, layout }) => {
   it('migrates while 100 blocks are committed, switches, and matches a v1-only reference at every height', async () => {
-    const dir = tempDir('root');
-    const v1Path = join(dir, 'home', 'application.db');
-    const refPath = join(dir, 'ref.db');
-    {
-      const db = await openDb(v1Path);
-      await buildV1(db, { stores: STORES, keysPerStore: 5000, versions: 50, layout });
-      await db.close();
-    }
-    cpSync(v1Path, refPath, { recursive: true });
-    const v1Db = await openDb(v1Path);
-    const v2Db = await openDb(join(dir, 'home', 'v2'));
-    const refDb = await openDb(refPath);
+    const { v1Db, v2Db, refDb } = await homeWithReference(50, layout);
     try {
       const ref = await MultiStoreV1.open(refDb);
       // Throttled so blocks land during the restore, the sync and after the switch.
@@ -95,18 +100,7 @@ describe.each([
 
 describe('RootStore: blocks back to back', () => {
   it('a worker migration of a node-key v1 catches up and switches at a block boundary, hashes intact', async () => {
-    const dir = tempDir('root');
-    const v1Path = join(dir, 'home', 'application.db');
-    const refPath = join(dir, 'ref.db');
-    {
-      const db = await openDb(v1Path);
-      await buildV1(db, { stores: STORES, keysPerStore: 5000, versions: 20, layout: 'node-key' });
-      await db.close();
-    }
-    cpSync(v1Path, refPath, { recursive: true });
-    const v1Db = await openDb(v1Path);
-    const v2Db = await openDb(join(dir, 'home', 'v2'));
-    const refDb = await openDb(refPath);
+    const { v1Db, v2Db, refDb } = await homeWithReference(20, 'node-key');
     try {
       const ref = await MultiStoreV1.open(refDb);
       const rs = await RootStore.open(v1Db, v2Db, { worker: true });
