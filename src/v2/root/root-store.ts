@@ -444,13 +444,9 @@ export class RootStore {
     const latest = this.v1.latestVersion;
     if (this.#mode !== 'migrating' || this.#postponed || m.error !== undefined) return;
     const behind = latest - m.migratedVersion;
-    if (
-      behind < 1 ||
-      behind > SWITCH_WAIT_VERSIONS ||
-      m.migratedVersion < m.height ||
-      latest < this.#waitAfter
-    )
-      return;
+    // Only once restored: before that (height 0 while a worker starts) nothing is to catch up.
+    const restored = m.height > 0 && m.migratedVersion >= m.height;
+    if (!restored || behind < 1 || behind > SWITCH_WAIT_VERSIONS || latest < this.#waitAfter) return;
     const caughtUp = await new Promise<boolean>((resolve) => {
       const settle = (ok: boolean) => {
         clearTimeout(timer);
