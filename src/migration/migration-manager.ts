@@ -140,7 +140,7 @@ export class MigrationManager {
     });
     // Observed by whoever races it against the work; until then it must not count as unhandled.
     this.#failure.catch(() => {});
-    this.#pacer = new Pacer(options.throttle);
+    this.#pacer = new Pacer(options.throttle, this.#stop.signal);
     this.buffer = new ChangesetBuffer(this.#kv);
     this.progress$ = this.#tracker.progress$;
   }

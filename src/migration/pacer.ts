@@ -9,8 +9,17 @@ export class Pacer {
   #windowStart = 0;
   #windowLeaves = 0;
 
-  constructor(leavesPerSecond?: number) {
+  readonly #signal: AbortSignal | undefined;
+
+  /** `signal` ends a pause: the waiting loop gets its reason (a migration stopped while paused). */
+  constructor(leavesPerSecond?: number, signal?: AbortSignal) {
     this.setRate(leavesPerSecond);
+    this.#signal = signal;
+    signal?.addEventListener('abort', () => this.#wake(), { once: true });
+  }
+
+  #wake(): void {
+    for (const w of this.#resumeWaiters.splice(0)) w();
   }
 
   get paused(): boolean {
@@ -33,15 +42,18 @@ export class Pacer {
 
   resume(): void {
     this.#paused = false;
-    for (const w of this.#resumeWaiters.splice(0)) w();
+    this.#wake();
     // The pause does not count against the rate.
     this.#windowStart = 0;
     this.#windowLeaves = 0;
   }
 
-  /** Waits while paused. */
+  /** Waits while paused; rejects with the signal's reason once it aborts. */
   async gate(): Promise<void> {
-    while (this.#paused) await new Promise<void>((r) => this.#resumeWaiters.push(r));
+    while (this.#paused) {
+      this.#signal?.throwIfAborted();
+      await new Promise<void>((r) => this.#resumeWaiters.push(r));
+    }
   }
 
   /** Accounts for `leaves` more leaves, then waits as long as the pause and the rate require. */
