@@ -70,6 +70,8 @@ export interface BlockTiming {
   v2: IoCounts;
   /** Garbage collection pauses that started while the block committed, ms. */
   gcMs: number;
+  /** While migrating: ms from the commit's start until its changeset was durable (commits$ bufferedMs). */
+  bufferedMs: number;
   /** Longest event-loop delay seen while the block committed (10 ms resolution), ms. */
   loopDelayMaxMs: number;
 }
@@ -84,6 +86,8 @@ export interface BlockBreakdown {
   /** Time from v1 batch calls to their completion (the commit's write, with any stall). */
   v1BatchMs: number;
   v2BatchOps: number;
+  /** Time until the migration had the changeset durable (v1 writes the block only then). */
+  bufferedMs: number;
   gcMs: number;
   loopDelayMaxMs: number;
 }
@@ -106,6 +110,7 @@ function meanBreakdown(blocks: BlockTiming[]): BlockBreakdown {
     v1ReadMs: sum((b) => b.v1.getSyncMs),
     v1BatchMs: sum((b) => b.v1.batchMs),
     v2BatchOps: sum((b) => b.v2.batchOps),
+    bufferedMs: sum((b) => b.bufferedMs),
     gcMs: sum((b) => b.gcMs),
     loopDelayMaxMs: sum((b) => b.loopDelayMaxMs),
   };
@@ -209,9 +214,11 @@ async function commitBlocks(
   loop.enable();
   let lastDuration = 0;
   let lastMode = 'v1' as 'v1' | 'v2';
+  let lastBuffered = 0;
   const sub = store.commits$.subscribe((c) => {
     lastDuration = c.durationMs;
     lastMode = c.mode;
+    lastBuffered = c.bufferedMs ?? 0;
   });
   try {
     let lastStart = Number.NEGATIVE_INFINITY;
@@ -231,6 +238,7 @@ async function commitBlocks(
         v1: diffCounts(io.v1, v1Before),
         v2: diffCounts(io.v2, v2Before),
         gcMs: 0,
+        bufferedMs: lastBuffered,
         version: ci.version,
         durationMs: lastDuration,
         wallMs,
@@ -467,7 +475,7 @@ export function commitLatencyRows(r: CommitLatencyBenchResult): TableRow[] {
       const { all, slowest10 } = r.runs[k].breakdown;
       const f = (x: BlockBreakdown) =>
         `${x.durationMs.toFixed(0)} ms: reads ${int(x.v1Reads)} (${x.v1ReadMs.toFixed(0)} ms), ` +
-        `v1 write ${x.v1BatchMs.toFixed(0)} ms, gc ${x.gcMs.toFixed(0)} ms, loop delay max ${x.loopDelayMaxMs.toFixed(0)} ms`;
+        `v1 write ${x.v1BatchMs.toFixed(0)} ms, changeset durable after ${x.bufferedMs.toFixed(0)} ms, gc ${x.gcMs.toFixed(0)} ms, loop delay max ${x.loopDelayMaxMs.toFixed(0)} ms`;
       return [
         { metric: `${k}: mean block`, value: f(all) },
         { metric: `${k}: mean of the 10 slowest`, value: f(slowest10) },

@@ -12,6 +12,7 @@ import type { MigrationProgress } from '../../migration/progress.js';
 import type { CommitInfo } from '../../multistore/commit-info.js';
 import type { QueryResult } from '../../multistore/proof-ops.js';
 import { MultiStoreV1 } from '../../v1/multi-store-v1.js';
+import { ChangesetJournal, journalPath } from '../../worker/changeset-journal.js';
 import { MigrationThread } from '../../worker/migration-thread.js';
 import { workerState } from '../../worker/worker-messages.js';
 import type { StateCommitment } from '../commitment/state-commitment.js';
@@ -59,6 +60,11 @@ export interface CommitTiming {
   durationMs: number;
   /** The store the block went to. */
   mode: 'v1' | 'v2';
+  /**
+   * While migrating: ms from the commit's start until the migration had the block's changeset
+   * durable (v1 writes the block only then). Close to durationMs when the block waited for it.
+   */
+  bufferedMs?: number;
 }
 
 export type { MigrationStatus } from '../../migration/migration-status.js';
@@ -186,6 +192,7 @@ export class RootStore {
       );
     }
     const v2 = new KvDb(v2Db);
+    await RootStore.#foldJournal(v2, log);
     const switchedRaw = await v2.get(SWITCHED_KEY);
     const v1 = await MultiStoreV1.open(v1Db, {
       stores: switchedRaw ? undefined : options.stores,
@@ -211,6 +218,17 @@ export class RootStore {
       rs.#startMigration();
     }
     return rs;
+  }
+
+  /**
+   * Moves into v2's changeset buffer what a migration worker's journal still holds (a crash
+   * or a dead worker left it), before anything reads the buffer.
+   */
+  static async #foldJournal(v2: KvDb, log: Logger): Promise<void> {
+    const location = (v2.db as { location?: unknown }).location;
+    if (typeof location !== 'string') return;
+    const n = await ChangesetJournal.fold(journalPath(location), v2);
+    if (n > 0) log.info({ changesets: n }, 'moved the migration journal into the changeset buffer');
   }
 
   static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions, switched: boolean) {
@@ -362,6 +380,7 @@ export class RootStore {
     if (thread === undefined) return;
     await thread.close();
     if (this.#v2.db.status === 'closed') await this.#v2.db.open();
+    await RootStore.#foldJournal(this.#v2, this.#log);
     this.#home = await openV2Home(this.#v2, this.v1, { ...this.#options, confirmCommits: true });
     this.#follow(this.#home.manager);
     this.#thread = undefined;
@@ -516,11 +535,13 @@ export class RootStore {
     const p = this.#commitChain.then(async () => {
       const t0 = performance.now();
       const mode = this.#mode;
-      const ci = await this.#commit(cs);
+      const timing: { bufferedAt?: number } = {};
+      const ci = await this.#commit(cs, timing);
       this.#commits.next({
         version: ci.version,
         durationMs: performance.now() - t0,
         mode: mode === 'v2' ? 'v2' : 'v1',
+        ...(timing.bufferedAt !== undefined ? { bufferedMs: timing.bufferedAt - t0 } : {}),
       });
       return ci;
     });
@@ -529,7 +550,7 @@ export class RootStore {
     return p;
   }
 
-  async #commit(cs: Changeset): Promise<CommitInfo> {
+  async #commit(cs: Changeset, timing: { bufferedAt?: number }): Promise<CommitInfo> {
     await this.#awaitCatchUp();
     await this.#maybeSwitch();
     if (this.#mode === 'v2') return this.#commitV2(cs);
@@ -544,7 +565,10 @@ export class RootStore {
     // v1 hashes and stages the block while the buffer write is under way, and writes it after.
     const buffered = runner
       ? runner.persisted(version).then(
-          () => true,
+          () => {
+            timing.bufferedAt = performance.now();
+            return true;
+          },
           () => false, // the migration failed; the node goes on with v1 alone
         )
       : Promise.resolve(false);

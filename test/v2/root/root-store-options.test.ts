@@ -56,35 +56,35 @@ describe('RootStore operator options and faults', () => {
     { thread: 'the node thread', worker: false, when: 'sync' },
     { thread: 'a worker', worker: true, when: 'restore' },
     { thread: 'a worker', worker: true, when: 'sync' },
-  ])('close() while paused in the $when on $thread returns, and the next start resumes', async ({
-    worker,
-    when,
-  }) => {
-    const h = await home(3000);
-    let [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
-    try {
-      const throttle = when === 'restore' ? 2000 : undefined;
-      let rs = await RootStore.open(v1Db, v2Db, { worker, postponeSwitch: true, throttle });
-      const w = new Workload(STORES, 3200, 9);
-      if (when === 'restore') await waitFor(() => (rs.status().progress.leavesDone ?? 0) > 0, 20_000);
-      else await waitFor(() => rs.migratedVersion === 30, 20_000);
-      rs.pause();
-      await rs.commit(w.block(20));
-      // Before the fix, the paused loop never saw the stop and close() waited for ever.
-      await rs.close();
-      await v1Db.close();
-      await v2Db.close();
-      [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
-      rs = await RootStore.open(v1Db, v2Db, { worker });
-      await waitFor(() => rs.migratedVersion === 31, 20_000);
-      await rs.commit(w.block(20));
-      expect(rs.switchedAtVersion).toBe(31);
-      await rs.close();
-    } finally {
-      await v1Db.close();
-      await v2Db.close();
-    }
-  });
+  ])(
+    'close() while paused in the $when on $thread returns, and the next start resumes',
+    async ({ worker, when }) => {
+      const h = await home(3000);
+      let [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
+      try {
+        const throttle = when === 'restore' ? 2000 : undefined;
+        let rs = await RootStore.open(v1Db, v2Db, { worker, postponeSwitch: true, throttle });
+        const w = new Workload(STORES, 3200, 9);
+        if (when === 'restore') await waitFor(() => (rs.status().progress.leavesDone ?? 0) > 0, 20_000);
+        else await waitFor(() => rs.migratedVersion === 30, 20_000);
+        rs.pause();
+        await rs.commit(w.block(20));
+        // Before the fix, the paused loop never saw the stop and close() waited for ever.
+        await rs.close();
+        await v1Db.close();
+        await v2Db.close();
+        [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
+        rs = await RootStore.open(v1Db, v2Db, { worker });
+        await waitFor(() => rs.migratedVersion === 31, 20_000);
+        await rs.commit(w.block(20));
+        expect(rs.switchedAtVersion).toBe(31);
+        await rs.close();
+      } finally {
+        await v1Db.close();
+        await v2Db.close();
+      }
+    },
+  );
 
   for (const fault of ['gap', 'corrupt'] as const) {
     it(`a ${fault} in the buffered changesets fails the migration, the node keeps committing on v1, and a restart succeeds`, async () => {
