@@ -252,7 +252,14 @@ export class WriteBatch {
     return this.#bytes;
   }
 
+  /**
+   * Sees every put as it is added (the key as written, prefix included). RootStore hands the
+   * nodes v1 writes for a block to the migration this way (CommitStore.commitVersion).
+   */
+  onPut: ((key: Uint8Array, value: Uint8Array) => void) | undefined;
+
   put(key: Uint8Array, value: Uint8Array): void {
+    this.onPut?.(key, value);
     const native = this.#target();
     if (native) native._put(key, value);
     else this.#ops.push({ type: 'put', key, value });

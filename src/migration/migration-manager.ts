@@ -16,7 +16,7 @@ import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
 import { ChangesetBuffer } from './changeset-buffer.js';
 import { Pacer } from './pacer.js';
 import { type MigrationPhase, type MigrationProgress, ProgressTracker } from './progress.js';
-import { V1VersionCopy } from './v1-version-copy.js';
+import { V1VersionCopy, type V1Writes } from './v1-version-copy.js';
 
 export interface MigrationManagerOptions {
   /** The v2 database that holds the migration's own keys (`m/...`). */
@@ -51,6 +51,8 @@ export interface MigrationManagerOptions {
 export interface SyncCounts {
   /** Taken from v1 node for node. */
   copied: number;
+  /** Of those, taken from v1's commit as RootStore handed it over (confirm()), not read back. */
+  handedOver: number;
   /** Rebuilt by replaying the changeset. */
   replayed: number;
 }
@@ -117,7 +119,7 @@ export class MigrationManager {
   #listeners = new Set<(version: number) => void>();
   readonly #confirmCommits: boolean;
   readonly #copy: V1VersionCopy | undefined;
-  readonly #counts: SyncCounts = { copied: 0, replayed: 0 };
+  readonly #counts = { copied: 0, replayed: 0 };
   #confirmed = 0;
   #confirmWaiters: Array<() => void> = [];
   #failure: Promise<never>;
@@ -252,7 +254,7 @@ export class MigrationManager {
       throw this.#error;
     } finally {
       this.#log.info(
-        { ...this.#counts, migratedVersion: this.#migrated },
+        { ...this.syncCounts, migratedVersion: this.#migrated },
         'sync ended: StateCommitment versions copied from v1 and replayed',
       );
       // Whoever awaited start() sees the final progress (the last migrated version) at once.
@@ -321,8 +323,12 @@ export class MigrationManager {
     return Promise.race([this.buffer.waitFor(version), this.#failure]);
   }
 
-  /** v1 committed `version`: sync may apply it. */
-  confirm(version: number): void {
+  /**
+   * v1 committed `version`: sync may apply it. `writes`, the puts of v1's batch for it, spare
+   * the sync reading its new nodes back from v1 (V1VersionCopy.offer).
+   */
+  confirm(version: number, writes?: V1Writes): void {
+    if (writes !== undefined && version > this.#confirmed) this.#copy?.offer(version, writes);
     if (version <= this.#confirmed) return;
     this.#confirmed = version;
     for (const w of this.#confirmWaiters.splice(0)) w();
@@ -698,7 +704,7 @@ export class MigrationManager {
    * const { copied, replayed } = manager.syncCounts;
    */
   get syncCounts(): SyncCounts {
-    return { ...this.#counts };
+    return { ...this.#counts, handedOver: this.#copy?.handedOver ?? 0 };
   }
 
   /** One synced version into StateCommitment: copied from v1 where it can be, else replayed. */

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { VersionedChangeset } from '../encoding/changeset.js';
 import type { MigrationProgress } from './progress.js';
+import type { V1Writes } from './v1-version-copy.js';
 
 /**
  * What RootStore drives while a migration runs: MigrationManager on the node's thread, or
@@ -24,8 +25,8 @@ export interface MigrationRunner {
   start(version: number, changesets$: Observable<VersionedChangeset>, done$: Observable<void>): Promise<void>;
   /** Resolves once changeset `version` is durable in the buffer; rejects if the migration failed. */
   persisted(version: number): Promise<void>;
-  /** v1 committed `version`: sync may apply it. */
-  confirm(version: number): void;
+  /** v1 committed `version`: sync may apply it; `writes` are v1's puts for it, if RootStore kept them. */
+  confirm(version: number, writes?: V1Writes): void;
   /** v1 did not commit `version`: drop it (and anything after it) from the buffer. */
   discard(version: number): Promise<void>;
 }

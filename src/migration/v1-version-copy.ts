@@ -14,6 +14,21 @@ type Fetched = [CommitInfo | undefined, ...Array<Array<[Uint8Array, Uint8Array]>
 /** Versions read ahead of the sync: about 1 MB each at 1,000 changes per block. */
 const READ_AHEAD = 8;
 
+/** Bytes of handed-over v1 writes kept for the sync (about 40 blocks of 1,000 changes). */
+const HANDOFF_BYTES = 48 * 1024 * 1024;
+
+/**
+ * The puts of v1's batch for one version, as RootStore saw them written (full keys, each
+ * store's prefix included): the new nodes the sync would otherwise read back from v1.
+ */
+export interface V1Writes {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+}
+
+const STORE_PREFIX = [0x73, 0x2f, 0x6b, 0x3a]; // 's/k:', then the store's name and '/'
+const SLASH = 0x2f;
+
 const S = 0x73; // a node-key tree's nodes: 's' + u64be(version) + u32be(nonce)
 const N = 0x6e; // its legacy nodes: 'n' + hash
 
@@ -31,6 +46,13 @@ export class V1VersionCopy {
   readonly #nodeKeyOnly = new Map<string, boolean>();
   /** Versions being read ahead of the sync, in order. */
   readonly #ahead = new Map<number, Promise<Fetched>>();
+  /** Each store's nodes of a version, as v1's commit wrote them (offer()). */
+  readonly #handed = new Map<
+    number,
+    { stores: Map<string, Array<[Uint8Array, Uint8Array]>>; bytes: number }
+  >();
+  #handedBytes = 0;
+  #handedUsed = 0;
 
   /**
    * @example
@@ -50,15 +72,25 @@ export class V1VersionCopy {
    * would be.
    */
   async read(version: number, sc: StateCommitment, cs: Changeset): Promise<CopiedStore[] | undefined> {
+    try {
+      return await this.#read(version, sc, cs);
+    } finally {
+      this.#dropHanded(version); // whether copied or replayed, nothing asks for it again
+    }
+  }
+
+  async #read(version: number, sc: StateCommitment, cs: Changeset): Promise<CopiedStore[] | undefined> {
     if (!sc.nodeKeysOfV1) return undefined;
     const names = sc.storeNames();
     for (const name of names) {
       if (!(await this.#copyable(name))) return this.#skip(version, `store ${name} is not node-key only`);
     }
     const ahead = this.#ahead.get(version);
+    const handed = this.#handed.get(version);
     // Reads of versions before this one will never be asked for.
     for (const v of this.#ahead.keys()) if (v <= version) this.#ahead.delete(v);
     const [ci, ...read] = await (ahead ?? this.#fetch(version, names));
+    if (handed !== undefined && read.every((r, i) => r === handed.stores.get(names[i]))) this.#handedUsed++;
     if (ci === undefined) return this.#skip(version, 'v1 holds no commit info for it');
     const treeless = ci.stores
       .filter(isTreeless)
@@ -80,6 +112,55 @@ export class V1VersionCopy {
     }));
     checkLeaves(version, out, cs);
     return out;
+  }
+
+  /**
+   * Takes the nodes v1 just wrote for `version` (its commit's puts), so that the sync need not
+   * read them back: on the migration worker that read is a round trip through the node
+   * thread, whose LevelDB iterator makes an object per node there. Kept up to HANDOFF_BYTES;
+   * a version not kept is read from v1 as before.
+   * @example
+   * copy.offer(102, { keys, values }); // RootStore saw v1's batch of version 102
+   */
+  offer(version: number, writes: V1Writes): void {
+    const stores = new Map<string, Array<[Uint8Array, Uint8Array]>>();
+    let bytes = 0;
+    let name = '';
+    let prefix: Uint8Array | undefined;
+    for (let i = 0; i < writes.keys.length; i++) {
+      const k = writes.keys[i];
+      if (prefix === undefined || !startsWith(k, prefix)) {
+        prefix = storePrefixOf(k);
+        if (prefix === undefined) continue; // the commit info and latest: not a store's
+        name = Buffer.from(prefix.buffer, prefix.byteOffset + 4, prefix.length - 5).toString('latin1');
+      }
+      const rel = k.subarray(prefix.length);
+      // Only this version's node-key nodes (and root record): 's' + u64be(version) + u32be(nonce).
+      if (rel.length !== 13 || rel[0] !== S || readVersion(rel) !== version) continue;
+      let list = stores.get(name);
+      if (list === undefined) {
+        list = [];
+        stores.set(name, list);
+      }
+      list.push([rel, writes.values[i]]);
+      bytes += rel.length + writes.values[i].length;
+    }
+    if (this.#handedBytes + bytes > HANDOFF_BYTES) return;
+    this.#handed.set(version, { stores, bytes });
+    this.#handedBytes += bytes;
+  }
+
+  /** Versions whose nodes came from v1's commits (offer()) rather than reads of v1. */
+  get handedOver(): number {
+    return this.#handedUsed;
+  }
+
+  #dropHanded(upTo: number): void {
+    for (const [v, h] of this.#handed) {
+      if (v > upTo) continue;
+      this.#handed.delete(v);
+      this.#handedBytes -= h.bytes;
+    }
   }
 
   /**
@@ -115,8 +196,16 @@ export class V1VersionCopy {
           return undefined;
         throw err;
       }),
-      ...names.map((name) => this.#readStore(name, version)),
+      ...names.map((name) => this.#fromCommit(name, version) ?? this.#readStore(name, version)),
     ]);
+  }
+
+  /** The store's nodes of `version` as v1's commit handed them over, if whole (its root record included). */
+  #fromCommit(name: string, version: number): Array<[Uint8Array, Uint8Array]> | undefined {
+    const entries = this.#handed.get(version)?.stores.get(name);
+    if (entries === undefined) return undefined;
+    const rootKey = concatBytes(new Uint8Array([S]), nodeKeyBytes(version, 1));
+    return entries.some(([k]) => equalBytes(k, rootKey)) ? entries : undefined;
   }
 
   /** Removed keys leave no node to compare: after the copy, each must be gone from its tree. */
@@ -214,4 +303,23 @@ function mismatch(version: number, why: string): StoreMigrateError {
     `buffered changeset ${version} is not what v1 committed: ${why}`,
     { details: { version } },
   );
+}
+
+function startsWith(k: Uint8Array, prefix: Uint8Array): boolean {
+  if (k.length < prefix.length) return false;
+  for (let i = prefix.length - 1; i >= 0; i--) if (k[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** `s/k:<name>/` at the start of `k` (a view), or undefined when `k` is no store's key. */
+function storePrefixOf(k: Uint8Array): Uint8Array | undefined {
+  for (let i = 0; i < STORE_PREFIX.length; i++) if (k[i] !== STORE_PREFIX[i]) return undefined;
+  const end = k.indexOf(SLASH, STORE_PREFIX.length);
+  return end < 0 ? undefined : k.subarray(0, end + 1);
+}
+
+function readVersion(rel: Uint8Array): number {
+  let v = 0;
+  for (let i = 1; i < 9; i++) v = v * 256 + rel[i];
+  return v;
 }

@@ -349,12 +349,18 @@ export class CommitStore {
   /**
    * Commits the working trees as `version`, which must be the next one. With `gate`, the trees
    * are hashed and staged first and written only once it settles: a write-ahead log elsewhere
-   * (RootStore's changeset buffer) is made durable meanwhile instead of before.
+   * (RootStore's changeset buffer) is made durable meanwhile instead of before. `onPut` sees
+   * each put of the version's batch (full keys), e.g. to hand the new nodes on.
    */
-  async commitVersion(version: number, gate?: Promise<unknown>): Promise<CommitInfo> {
+  async commitVersion(
+    version: number,
+    gate?: Promise<unknown>,
+    onPut?: (key: Uint8Array, value: Uint8Array) => void,
+  ): Promise<CommitInfo> {
     this.checkWritable();
     await this.checkNextVersion(version);
     const batch = this.kv.batch();
+    batch.onPut = onPut;
     try {
       const stores = [];
       for (const name of this.storeNames()) {
@@ -379,9 +385,14 @@ export class CommitStore {
 
   /**
    * Validates, applies and commits a changeset as the next version (or `expectedVersion`);
-   * `gate` holds the write back as in commitVersion.
+   * `gate` holds the write back and `onPut` sees its puts, as in commitVersion.
    */
-  async commit(cs: Changeset, expectedVersion?: number, gate?: Promise<unknown>): Promise<CommitInfo> {
+  async commit(
+    cs: Changeset,
+    expectedVersion?: number,
+    gate?: Promise<unknown>,
+    onPut?: (key: Uint8Array, value: Uint8Array) => void,
+  ): Promise<CommitInfo> {
     this.checkWritable();
     const version = expectedVersion ?? this.latest + 1;
     if (version !== this.latest + 1) return this.commitVersion(version);
@@ -396,7 +407,7 @@ export class CommitStore {
       await this.rollback();
       throw err;
     }
-    return this.commitVersion(version, gate);
+    return this.commitVersion(version, gate, onPut);
   }
 
   /** Drops unsaved and staged changes: every tree goes back to the last committed version. */

@@ -8,8 +8,9 @@ import { encodeChangeset, type VersionedChangeset } from '../encoding/changeset.
 import { fromWireError, StoreMigrateError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { IDLE_PROGRESS, type MigrationProgress } from '../migration/progress.js';
+import type { V1Writes } from '../migration/v1-version-copy.js';
 import { V1ReadServer } from './v1-read-server.js';
-import { ownBuffer } from './wire.js';
+import { ownBuffer, packBytes } from './wire.js';
 import type { FromWorker, MigrationWorkerData, ToWorker, WorkerState } from './worker-messages.js';
 
 export interface MigrationThreadOptions {
@@ -263,8 +264,14 @@ export class MigrationThread {
     return new Promise((resolve, reject) => this.#persisted.set(version, { resolve, reject }));
   }
 
-  confirm(version: number): void {
-    this.#post({ t: 'confirm', version });
+  confirm(version: number, writes?: V1Writes): void {
+    if (writes === undefined) {
+      this.#post({ t: 'confirm', version });
+      return;
+    }
+    const keys = packBytes(writes.keys);
+    const values = packBytes(writes.values);
+    this.#post({ t: 'confirm', version, keys, values }, [keys, values]);
   }
 
   async discard(version: number): Promise<void> {

@@ -10,6 +10,7 @@ import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { openV2Home } from '../v2/home/open-v2-home.js';
 import { ChangesetJournal, journalPath } from './changeset-journal.js';
 import { RemoteLevel } from './remote-level.js';
+import { unpackBytes } from './wire.js';
 import { type FromWorker, type MigrationWorkerData, type ToWorker, workerState } from './worker-messages.js';
 
 /**
@@ -86,7 +87,15 @@ async function run(): Promise<void> {
         return;
       }
       case 'confirm':
-        manager.confirm(msg.version);
+        manager.confirm(
+          msg.version,
+          msg.keys && msg.values
+            ? {
+                keys: unpackBytes(msg.keys) as Uint8Array[],
+                values: unpackBytes(msg.values) as Uint8Array[],
+              }
+            : undefined,
+        );
         return;
       case 'discard':
         Promise.all([manager.discard(msg.version), journal.delete(msg.version)]).then(

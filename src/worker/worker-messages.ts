@@ -25,7 +25,8 @@ export interface MigrationWorkerData {
 export type ToWorker =
   /** A block's changeset (encodeChangeset, transferred), to buffer before v1 commits it. */
   | { t: 'changeset'; version: number; bytes: ArrayBuffer }
-  | { t: 'confirm'; version: number }
+  /** v1 committed `version`; `keys` and `values` (packed, transferred): its batch's puts, when kept. */
+  | { t: 'confirm'; version: number; keys?: ArrayBuffer; values?: ArrayBuffer }
   | { t: 'discard'; id: number; version: number }
   | { t: 'pause' }
   | { t: 'resume' }

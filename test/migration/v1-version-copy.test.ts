@@ -8,6 +8,7 @@ import { openDb } from '../../src/db/open-db.js';
 import { toHex, utf8 } from '../../src/encoding/bytes.js';
 import type { Changeset, VersionedChangeset } from '../../src/encoding/changeset.js';
 import { MigrationManager } from '../../src/migration/migration-manager.js';
+import type { V1Writes } from '../../src/migration/v1-version-copy.js';
 import { SnapshotsManager } from '../../src/snapshots/snapshots-manager.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { StateCommitment } from '../../src/v2/commitment/state-commitment.js';
@@ -47,6 +48,7 @@ async function syncInto(
   height: number,
   blocks: VersionedChangeset[],
   copyFromV1: boolean,
+  handOver?: Map<number, V1Writes>,
 ): Promise<SyncRun> {
   const v2 = await openDb(join(tempDir('v2'), 'v2'));
   const sc = await StateCommitment.open(v2);
@@ -62,7 +64,11 @@ async function syncInto(
   const done = new Subject<void>();
   const last = blocks.at(-1)?.version ?? height;
   const run = manager.start(height, changes, done);
-  for (const b of blocks) changes.next(b);
+  for (const b of blocks) {
+    const writes = handOver?.get(b.version);
+    if (writes) manager.confirm(b.version, writes);
+    changes.next(b);
+  }
   const finished = new Promise<void>((resolve) => {
     if (manager.migratedVersion === last) resolve();
     manager.onMigrated((v) => v === last && resolve());
@@ -85,19 +91,26 @@ function goChangesets(name: string, from: number): VersionedChangeset[] {
 async function nodeKeyV1(
   height: number,
   blocks: number,
-): Promise<{ ms: MultiStoreV1; blocks: VersionedChangeset[] }> {
+): Promise<{ ms: MultiStoreV1; blocks: VersionedChangeset[]; writes: Map<number, V1Writes> }> {
   const db = await openDb(join(tempDir('v1'), 'application.db'));
   const ms = await MultiStoreV1.open(db, { stores: ['acc', 'bank', 'staking'], layout: 'node-key' });
   const w = new Workload(['acc', 'bank', 'staking'], 3000, 7);
   await ms.commit(w.initial(2500));
   for (let v = 2; v <= height; v++) await ms.commit(w.block(300));
   const out: VersionedChangeset[] = [];
+  const writes = new Map<number, V1Writes>();
   for (let v = height + 1; v <= height + blocks; v++) {
     const changeset = w.block(300);
-    await ms.commit(changeset, v);
+    // What RootStore hands the sync: every put of v1's batch for the version, as written.
+    const seen: V1Writes = { keys: [], values: [] };
+    await ms.commit(changeset, v, undefined, (k, val) => {
+      seen.keys.push(k);
+      seen.values.push(val);
+    });
+    writes.set(v, seen);
     out.push({ version: v, changeset });
   }
-  return { ms, blocks: out };
+  return { ms, blocks: out, writes };
 }
 
 /** A set whose key the changeset touches only once in its store. */
@@ -121,7 +134,7 @@ describe('sync copies node-key versions from v1', () => {
       expect(blocks.length).toBe(go.latestVersion - 30);
       const copied = await syncInto(ms, 30, blocks, true);
       await copied.run;
-      expect(copied.manager.syncCounts).toEqual({ copied: blocks.length, replayed: 0 });
+      expect(copied.manager.syncCounts).toEqual({ copied: blocks.length, replayed: 0, handedOver: 0 });
       for (const h of go.heights.filter((x) => x.height >= 30)) {
         expect(toHex((await copied.sc.getCommitInfo(h.height)).appHash), `height ${h.height}`).toBe(
           h.appHash,
@@ -129,7 +142,7 @@ describe('sync copies node-key versions from v1', () => {
       }
       const replayed = await syncInto(ms, 30, blocks, false);
       await replayed.run;
-      expect(replayed.manager.syncCounts).toEqual({ copied: 0, replayed: blocks.length });
+      expect(replayed.manager.syncCounts).toEqual({ copied: 0, replayed: blocks.length, handedOver: 0 });
       // Go's nodes, copied, are the very bytes under the very keys that our replay writes.
       const a = await treeRows(copied.v2);
       expect(a.length).toBeGreaterThan(1000);
@@ -158,7 +171,7 @@ describe('sync copies node-key versions from v1', () => {
       const blocks = goChangesets(era, 40);
       const r = await syncInto(ms, 40, blocks, true);
       await r.run;
-      expect(r.manager.syncCounts).toEqual({ copied: 0, replayed: blocks.length });
+      expect(r.manager.syncCounts).toEqual({ copied: 0, replayed: blocks.length, handedOver: 0 });
       await r.v2.close();
       await ms.kv.db.close();
     } finally {
@@ -197,7 +210,7 @@ describe('sync copies node-key versions from v1', () => {
     edit(blocks[2].changeset);
     const r = await syncInto(ms, 6, blocks, true);
     await expect(r.run).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' });
-    expect(r.manager.syncCounts).toEqual({ copied: 2, replayed: 0 });
+    expect(r.manager.syncCounts).toEqual({ copied: 2, replayed: 0, handedOver: 0 });
     expect(r.sc.latestVersion).toBe(8);
     expect(r.manager.migratedVersion).toBe(8);
     await r.v2.close();
@@ -222,6 +235,36 @@ describe('sync copies node-key versions from v1', () => {
     await ms.kv.db.close();
   });
 
+  it("v1's writes handed over at confirm are copied without reading v1 back, node for node what the read copies", async () => {
+    const { ms, blocks, writes } = await nodeKeyV1(6, 4);
+    const handed = await syncInto(ms, 6, blocks, true, writes);
+    await handed.run;
+    expect(handed.manager.syncCounts).toEqual({ copied: 4, replayed: 0, handedOver: 4 });
+    const read = await syncInto(ms, 6, blocks, true);
+    await read.run;
+    expect(read.manager.syncCounts).toEqual({ copied: 4, replayed: 0, handedOver: 0 });
+    expect(await treeRows(handed.v2)).toEqual(await treeRows(read.v2));
+    expect(toHex((await handed.sc.getCommitInfo(10)).appHash)).toBe(toHex((await ms.getCommitInfo(10)).appHash));
+    for (const r of [handed, read]) await r.v2.close();
+    await ms.kv.db.close();
+  });
+
+  it('handed-over writes that are not what v1 holds (a flipped byte) are ERR_HASH_MISMATCH, nothing of it committed', async () => {
+    const { ms, blocks, writes } = await nodeKeyV1(6, 3);
+    const w8 = writes.get(8)!;
+    // bank's root at version 8, an inner node: its copy cannot hash as v1's commit info says.
+    const i = w8.keys.findIndex((k) => toHex(k).endsWith(`${toHex(utf8('s/k:bank/'))}73000000000000000800000001`));
+    expect(i).toBeGreaterThanOrEqual(0);
+    const bad = w8.values[i].slice();
+    bad[bad.length - 30] ^= 0xff;
+    w8.values[i] = bad;
+    const r = await syncInto(ms, 6, blocks, true, writes);
+    await expect(r.run).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' });
+    expect(r.sc.latestVersion).toBe(7);
+    await r.v2.close();
+    await ms.kv.db.close();
+  });
+
   it('commitCopied refuses trees not restored with v1 node keys (ERR_INTERNAL), committing nothing', async () => {
     const v2 = await openDb(join(tempDir('v2'), 'v2'));
     const sc = await StateCommitment.open(v2, { stores: ['acc'] });
@@ -242,7 +285,7 @@ describe('sync copies node-key versions from v1', () => {
     await ms.tree('acc').kv.del(new Uint8Array([0x73, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1]));
     const r = await syncInto(ms, 6, blocks, true);
     await r.run;
-    expect(r.manager.syncCounts).toEqual({ copied: 3, replayed: 1 });
+    expect(r.manager.syncCounts).toEqual({ copied: 3, replayed: 1, handedOver: 0 });
     expect(toHex((await r.sc.getCommitInfo(10)).appHash)).toBe(toHex((await ms.getCommitInfo(10)).appHash));
     await r.v2.close();
     await ms.kv.db.close();

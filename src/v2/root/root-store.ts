@@ -114,6 +114,8 @@ export class RootStore {
   #mode: Mode = 'v1';
   #switchedAt: number | undefined;
   #postponed: boolean;
+  /** Whether v1's trees are all node-key (#handOverWrites). */
+  #nodeKeyV1: boolean | undefined;
   /** #awaitCatchUp waits only from this v1 version on. */
   #waitAfter = 0;
   #run: Promise<void> | undefined;
@@ -572,9 +574,19 @@ export class RootStore {
           () => false, // the migration failed; the node goes on with v1 alone
         )
       : Promise.resolve(false);
+    // The nodes v1 writes for the block go to the sync too, which copies them from there
+    // instead of reading them back (a node-key v1 only: a legacy one is replayed).
+    const writes =
+      runner && this.#handOverWrites() ? { keys: [] as Uint8Array[], values: [] as Uint8Array[] } : undefined;
+    const onPut = writes
+      ? (k: Uint8Array, v: Uint8Array) => {
+          writes.keys.push(k);
+          writes.values.push(v);
+        }
+      : undefined;
     let ci: CommitInfo;
     try {
-      ci = await this.v1.commit(cs, version, buffered);
+      ci = await this.v1.commit(cs, version, buffered, onPut);
     } catch (err) {
       if (await buffered) {
         await runner!.discard(version).catch((discardErr: unknown) => {
@@ -584,8 +596,14 @@ export class RootStore {
       }
       throw err;
     }
-    runner?.confirm(version);
+    runner?.confirm(version, writes);
     return ci;
+  }
+
+  /** Whether every v1 store is a node-key tree, whose new nodes the sync can copy (cached). */
+  #handOverWrites(): boolean {
+    this.#nodeKeyV1 ??= this.v1.storeNames().every((n) => this.v1.tree(n).layout === 'node-key');
+    return this.#nodeKeyV1;
   }
 
   async #commitV2(cs: Changeset): Promise<CommitInfo> {
