@@ -244,7 +244,9 @@ describe('sync copies node-key versions from v1', () => {
     await read.run;
     expect(read.manager.syncCounts).toEqual({ copied: 4, replayed: 0, handedOver: 0 });
     expect(await treeRows(handed.v2)).toEqual(await treeRows(read.v2));
-    expect(toHex((await handed.sc.getCommitInfo(10)).appHash)).toBe(toHex((await ms.getCommitInfo(10)).appHash));
+    expect(toHex((await handed.sc.getCommitInfo(10)).appHash)).toBe(
+      toHex((await ms.getCommitInfo(10)).appHash),
+    );
     for (const r of [handed, read]) await r.v2.close();
     await ms.kv.db.close();
   });
@@ -253,7 +255,9 @@ describe('sync copies node-key versions from v1', () => {
     const { ms, blocks, writes } = await nodeKeyV1(6, 3);
     const w8 = writes.get(8)!;
     // bank's root at version 8, an inner node: its copy cannot hash as v1's commit info says.
-    const i = w8.keys.findIndex((k) => toHex(k).endsWith(`${toHex(utf8('s/k:bank/'))}73000000000000000800000001`));
+    const i = w8.keys.findIndex((k) =>
+      toHex(k).endsWith(`${toHex(utf8('s/k:bank/'))}73000000000000000800000001`),
+    );
     expect(i).toBeGreaterThanOrEqual(0);
     const bad = w8.values[i].slice();
     bad[bad.length - 30] ^= 0xff;
