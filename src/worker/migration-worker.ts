@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Subject } from 'rxjs';
@@ -39,8 +40,23 @@ function workerLogger(level: string): Logger {
   return pino({ level, base: undefined }, stream);
 }
 
+/**
+ * Lowers this thread's CPU priority, so that where it competes with the node's thread for a
+ * core the node's commits come first. Only on Linux, where a thread has a priority of its own
+ * (setpriority of "0" is the calling thread); elsewhere it would be the whole process.
+ */
+function lowerPriority(nice: number, log: Logger): void {
+  if (process.platform !== 'linux' || nice === 0) return;
+  try {
+    setPriority(nice);
+  } catch (err) {
+    log.warn({ err, nice }, 'could not lower the migration worker thread priority');
+  }
+}
+
 async function run(): Promise<void> {
   const log = workerLogger(data.logLevel);
+  lowerPriority(data.nice, log);
   const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
   const v1 = await MultiStoreV1.open(remote as unknown as LevelDatabase, { readOnly: true });
   // Not flushed at close: the node thread reopens v2 right after, and the switch waits for it.

@@ -16,6 +16,8 @@ export interface MigrationWorkerData {
   bufferSize?: number;
   batchBytes?: number;
   logLevel: string;
+  /** The worker thread's nice value (Linux only: there setpriority of 0 is the calling thread). */
+  nice: number;
   /** The v1 read channel (V1ReadServer on the node thread) and its wake-up flag. */
   v1Port: MessagePort;
   v1Flag: SharedArrayBuffer;

@@ -46,6 +46,11 @@ export interface RootStoreOptions {
   worker?: boolean;
   /** The worker's heap limit in MiB (Node's default when absent). */
   workerHeapMb?: number;
+  /**
+   * The worker thread's nice value on Linux (default 10, below normal; 0: as the node), so
+   * that where the two compete for a core the node's commits come first. Elsewhere ignored.
+   */
+  workerNice?: number;
 }
 
 export type RootStoreEvent =
@@ -362,6 +367,7 @@ export class RootStore {
       batchBytes: o.batchBytes,
       logger: this.#log,
       maxOldGenerationSizeMb: o.workerHeapMb,
+      nice: o.workerNice,
     });
     this.#thread = thread;
     this.#follow(thread);
