@@ -18,13 +18,15 @@ export function journalPath(v2Path: string): string {
 const JOURNAL_WRITE_BUFFER = 16 * 1024 * 1024;
 
 /**
- * The migration worker's write-ahead journal of changesets, in a small LevelDB of its own
- * beside v2. A block's changeset must be durable before v1 commits the block; in v2 that put
- * queues behind the migration's bulk writes and, while v2's memtable waits for a flush, stalls
- * for up to two seconds (bench commit-latency). Here it is one small put into a database
- * nothing else writes. The worker then writes it to v2's changeset buffer (`m/cs_`) in the
- * background and deletes it here; fold() moves what a crash left into v2's buffer before
- * anything reads that. The keys are the buffer's own (changesetKey), so folding is a copy.
+ * The write-ahead journal of changesets of a migration on a worker thread: a small LevelDB of
+ * its own beside v2, which the node thread (MigrationThread) owns. A block's changeset must be
+ * durable before v1 commits the block. Made durable by the worker in v2, that put queued
+ * behind the migration's bulk writes and, while v2's memtable waited for a flush, stalled for
+ * up to two seconds (bench commit-latency); and it waited for the worker to get to it. Here
+ * it is one small put into a database nothing else writes. The worker writes the changeset to
+ * v2's changeset buffer (`m/cs_`) in the background, and once it has, the entry is deleted
+ * here; fold() moves what a crash left into v2's buffer before anything reads that. The keys
+ * are the buffer's own (changesetKey), so folding is a copy.
  */
 export class ChangesetJournal {
   readonly #kv: KvDb;

@@ -9,6 +9,7 @@ import { fromWireError, StoreMigrateError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { IDLE_PROGRESS, type MigrationProgress } from '../migration/progress.js';
 import type { V1Writes } from '../migration/v1-version-copy.js';
+import { ChangesetJournal, journalPath } from './changeset-journal.js';
 import { V1ReadServer } from './v1-read-server.js';
 import { ownBuffer, packBytes } from './wire.js';
 import type { FromWorker, MigrationWorkerData, ToWorker, WorkerState } from './worker-messages.js';
@@ -29,12 +30,9 @@ export interface MigrationThreadOptions {
   logger: Logger;
   /** Heap limit of the worker in MiB (Node's default when absent). */
   maxOldGenerationSizeMb?: number;
-  /** The worker's nice value on Linux (default WORKER_NICE). */
+  /** The worker's nice value on Linux (default 0: the node's). */
   nice?: number;
 }
-
-/** Below normal (os.constants.priority.PRIORITY_BELOW_NORMAL): the node's commits come first. */
-const WORKER_NICE = 10;
 
 // The worker's garbage dies within a batch or a replayed block, so a small young generation
 // costs it no speed (restore of 4M leaves: 121 s vs 117 s) and saves ~65 MiB of resident
@@ -75,6 +73,10 @@ export class MigrationThread {
   #nextId = 1;
   #listeners = new Set<(version: number) => void>();
   #subs: Subscription[] = [];
+  /** The write-ahead journal beside v2, on this thread (undefined: it could not be opened). */
+  readonly #journal: Promise<ChangesetJournal | undefined>;
+  /** Each changeset's journal put (true: durable there), until the worker has it in v2's buffer. */
+  readonly #journaled = new Map<number, Promise<boolean>>();
 
   /**
    * Starts the worker. Its migration begins with start().
@@ -89,6 +91,13 @@ export class MigrationThread {
   private constructor(o: MigrationThreadOptions) {
     this.#log = o.logger.child({ component: 'migration-thread' });
     this.#state = o.state;
+    this.#journal = ChangesetJournal.open(journalPath(o.v2Path)).catch((err: unknown) => {
+      this.#log.warn(
+        { err },
+        'no changeset journal: each commit waits for the worker to buffer its changeset',
+      );
+      return undefined;
+    });
     const channel = new MessageChannel();
     const flag = new SharedArrayBuffer(4);
     this.#server = new V1ReadServer(o.v1Db, channel.port1, new Int32Array(flag), this.#log);
@@ -102,7 +111,7 @@ export class MigrationThread {
       bufferSize: o.bufferSize,
       batchBytes: o.batchBytes,
       logLevel: o.logger.level,
-      nice: o.nice ?? WORKER_NICE,
+      nice: o.nice ?? 0,
       v1Port: channel.port2,
       v1Flag: flag,
     };
@@ -139,6 +148,7 @@ export class MigrationThread {
         this.#state = msg.state;
         this.#persisted.get(msg.version)?.resolve();
         this.#persisted.delete(msg.version);
+        this.#unjournal(msg.version);
         return;
       case 'persist-failed':
         this.#persisted.get(msg.version)?.reject(fromWireError(msg.error));
@@ -256,7 +266,10 @@ export class MigrationThread {
   ): Promise<void> {
     this.#subs.push(
       changesets$.subscribe((vcs) => {
-        const bytes = ownBuffer(encodeChangeset(vcs.changeset));
+        const encoded = encodeChangeset(vcs.changeset);
+        this.#journaled.set(vcs.version, this.#journalPut(vcs.version, encoded));
+        // A copy to transfer: the journal's put still reads `encoded`.
+        const bytes = ownBuffer(encoded.slice());
         this.#post({ t: 'changeset', version: vcs.version, bytes }, [bytes]);
       }),
       done$.subscribe(() => this.#post({ t: 'stop' })),
@@ -265,9 +278,44 @@ export class MigrationThread {
     if (this.#ended?.error) throw this.#ended.error;
   }
 
+  /**
+   * Resolves once changeset `version` is durable: in the journal, on this thread, so that a
+   * commit never waits for the worker (whose v2 writes can stall behind its bulk writes, and
+   * which may be busy). Without the journal (a failed put), once the worker buffered it in v2.
+   */
   persisted(version: number): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => this.#persisted.set(version, { resolve, reject }));
+    const buffered = new Promise<void>((resolve, reject) =>
+      this.#persisted.set(version, { resolve, reject }),
+    );
+    const journaled = this.#journaled.get(version);
+    if (journaled === undefined) return buffered;
+    // Observed below only if the journal failed; its rejection is the migration's failure.
+    buffered.catch(() => {});
+    return journaled.then((ok) => (ok ? undefined : buffered));
+  }
+
+  async #journalPut(version: number, bytes: Uint8Array): Promise<boolean> {
+    const journal = await this.#journal;
+    if (journal === undefined) return false;
+    try {
+      await journal.put(version, bytes);
+      return true;
+    } catch (err) {
+      this.#log.warn({ err, version }, 'changeset journal write failed: this commit waits for the worker');
+      return false;
+    }
+  }
+
+  /** The worker has `version` in v2's buffer: out of the journal (after its put). */
+  #unjournal(version: number): void {
+    const put = this.#journaled.get(version);
+    this.#journaled.delete(version);
+    put
+      ?.then(async (ok) => {
+        if (ok) await (await this.#journal)?.delete(version);
+      })
+      .catch((err: unknown) => this.#log.debug({ err, version }, 'changeset left in the journal'));
   }
 
   confirm(version: number, writes?: V1Writes): void {
@@ -285,6 +333,9 @@ export class MigrationThread {
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#discards.set(id, { resolve, reject }));
     this.#post({ t: 'discard', id, version });
+    const put = this.#journaled.get(version);
+    this.#journaled.delete(version);
+    if (await put) await (await this.#journal)?.delete(version);
     await done;
   }
 
@@ -297,6 +348,9 @@ export class MigrationThread {
     for (const s of this.#subs.splice(0)) s.unsubscribe();
     if (this.#ended === undefined) this.#worker.postMessage({ t: 'stop' } satisfies ToWorker);
     await this.#stopped;
+    // Kept: what the worker did not buffer, RootStore folds into v2 when it opens v2 again.
+    await Promise.allSettled(this.#journaled.values());
+    await (await this.#journal)?.close();
     this.#progress.complete();
   }
 

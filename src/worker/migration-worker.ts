@@ -9,7 +9,6 @@ import { toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { openV2Home } from '../v2/home/open-v2-home.js';
-import { ChangesetJournal, journalPath } from './changeset-journal.js';
 import { RemoteLevel } from './remote-level.js';
 import { unpackBytes } from './wire.js';
 import { type FromWorker, type MigrationWorkerData, type ToWorker, workerState } from './worker-messages.js';
@@ -65,11 +64,7 @@ async function run(): Promise<void> {
     flushOnClose: false,
     maxFileSize: V2_MAX_FILE_SIZE,
   });
-  const kv = new KvDb(v2);
-  // What an earlier worker of this process left (it died before its end) goes to the buffer first.
-  await ChangesetJournal.fold(journalPath(data.v2Path), kv);
-  const journal = await ChangesetJournal.open(journalPath(data.v2Path));
-  const { manager } = await openV2Home(kv, v1, {
+  const { manager } = await openV2Home(new KvDb(v2), v1, {
     logger: log,
     throttle: data.throttle,
     history: data.history,
@@ -87,19 +82,12 @@ async function run(): Promise<void> {
     switch (msg.t) {
       case 'changeset': {
         const version = msg.version;
-        const bytes = new Uint8Array(msg.bytes);
-        // Durable once in the journal; v2's buffer gets it behind the migration's own writes.
-        const journaled = journal.put(version, bytes);
-        journaled.then(
+        changesets.next({ version, changeset: decodeChangeset(new Uint8Array(msg.bytes)) });
+        // In v2's buffer now (the node thread's journal had it durable before v1 committed it).
+        manager.persisted(version).then(
           () => post({ t: 'persisted', version, state: workerState(manager) }),
           (err: unknown) => post({ t: 'persist-failed', version, error: toWireError(err) }),
         );
-        changesets.next({ version, changeset: decodeChangeset(bytes) });
-        // Out of the journal once the buffer has it. A failed buffer write fails the migration
-        // (the manager reports it), and what stays in the journal is folded into v2 later.
-        Promise.all([journaled, manager.persisted(version)])
-          .then(() => journal.delete(version))
-          .catch((err: unknown) => log.debug({ err, version }, 'changeset left in the journal'));
         return;
       }
       case 'confirm':
@@ -114,7 +102,7 @@ async function run(): Promise<void> {
         );
         return;
       case 'discard':
-        Promise.all([manager.discard(msg.version), journal.delete(msg.version)]).then(
+        manager.discard(msg.version).then(
           () => post({ t: 'discarded', id: msg.id }),
           (err: unknown) => post({ t: 'discarded', id: msg.id, error: toWireError(err) }),
         );
@@ -143,11 +131,6 @@ async function run(): Promise<void> {
   post({ t: 'ended', error: failure === undefined ? undefined : toWireError(failure) });
   try {
     await manager.close();
-    // After the buffer's last write: whatever the journal still holds goes to v2 now.
-    await journal.close();
-    await ChangesetJournal.fold(journalPath(data.v2Path), kv);
-  } catch (err) {
-    log.error({ err }, 'closing the migration worker failed; the journal is folded when v2 is opened next');
   } finally {
     await v2.close();
   }

@@ -20,9 +20,9 @@ function threadNices(): number[] {
 
 describe.runIf(process.platform === 'linux')('MigrationThread: CPU priority', () => {
   it.each([
-    { workerNice: undefined, expected: 10 },
+    { workerNice: 10, expected: 10 },
     { workerNice: 5, expected: 5 },
-    { workerNice: 0, expected: undefined },
+    { workerNice: undefined, expected: undefined },
   ])(
     'workerNice $workerNice: the worker thread runs at nice $expected, the node thread stays at its own',
     async ({ workerNice, expected }) => {

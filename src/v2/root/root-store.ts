@@ -47,8 +47,9 @@ export interface RootStoreOptions {
   /** The worker's heap limit in MiB (Node's default when absent). */
   workerHeapMb?: number;
   /**
-   * The worker thread's nice value on Linux (default 10, below normal; 0: as the node), so
-   * that where the two compete for a core the node's commits come first. Elsewhere ignored.
+   * The worker thread's nice value on Linux (default 0: the node's). Above 0, where the two
+   * compete for a core the node's commits come first and the migration takes what is left;
+   * at 10 on two busy cores it can take so little that it never catches up. Elsewhere ignored.
    */
   workerNice?: number;
 }
@@ -731,9 +732,10 @@ export class RootStore {
     if (this.#run) await this.#run;
     if (this.#thread) {
       await this.#thread.close();
-      // The caller's handle is open again, as it was given.
+      // The caller's handle is open again, as it was given, with the journal's leftovers in it.
       if (this.#v2.db.status === 'closed') await this.#v2.db.open();
       this.#thread = undefined;
+      await RootStore.#foldJournal(this.#v2, this.#log);
     } else {
       await this.#home.manager.close();
     }
