@@ -718,7 +718,6 @@ export class MigrationManager {
       this.#counts.replayed++;
       return;
     }
-    await V1VersionCopy.prefetchRemovals(sc, cs);
     await sc.commitCopied(v, copied, () => V1VersionCopy.checkRemovals(v, sc, cs));
     this.#counts.copied++;
   }

@@ -208,24 +208,6 @@ export class V1VersionCopy {
     return entries.some(([k]) => equalBytes(k, rootKey)) ? entries : undefined;
   }
 
-  /**
-   * Reads the paths to the changeset's removed keys into the node cache, one getMany per
-   * level, so that checkRemovals, which runs synchronously, does not block on one read per
-   * node. The paths at the version before are the ones the copied version shares, apart from
-   * its new nodes, which commitCopied caches as it writes them.
-   * @example
-   * await V1VersionCopy.prefetchRemovals(sc, cs); // then sc.commitCopied(..., () => checkRemovals(...))
-   */
-  static async prefetchRemovals(sc: StateCommitment, cs: Changeset): Promise<void> {
-    const reads: Array<Promise<void>> = [];
-    for (const [store, m] of finalChanges(cs)) {
-      const removed: Uint8Array[] = [];
-      for (const [hex, value] of m) if (value === undefined) removed.push(fromHex(hex));
-      if (removed.length > 0 && sc.storeNames().includes(store)) reads.push(sc.tree(store).prefetch(removed));
-    }
-    await Promise.all(reads);
-  }
-
   /** Removed keys leave no node to compare: after the copy, each must be gone from its tree. */
   static checkRemovals(version: number, sc: StateCommitment, cs: Changeset): void {
     for (const [store, m] of finalChanges(cs)) {
