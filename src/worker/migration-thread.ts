@@ -32,6 +32,8 @@ export interface MigrationThreadOptions {
   maxOldGenerationSizeMb?: number;
   /** The worker's nice value on Linux (default 0: the node's). */
   nice?: number;
+  /** Make each changeset durable in a journal on this thread (RootStore's changesetJournal). */
+  journal?: boolean;
 }
 
 // The worker's garbage dies within a batch or a replayed block, so a small young generation
@@ -77,6 +79,7 @@ export class MigrationThread {
   readonly #journal: Promise<ChangesetJournal | undefined>;
   /** Each changeset's journal put (true: durable there), until the worker has it in v2's buffer. */
   readonly #journaled = new Map<number, Promise<boolean>>();
+  readonly #journaling: boolean;
 
   /**
    * Starts the worker. Its migration begins with start().
@@ -91,13 +94,16 @@ export class MigrationThread {
   private constructor(o: MigrationThreadOptions) {
     this.#log = o.logger.child({ component: 'migration-thread' });
     this.#state = o.state;
-    this.#journal = ChangesetJournal.open(journalPath(o.v2Path)).catch((err: unknown) => {
-      this.#log.warn(
-        { err },
-        'no changeset journal: each commit waits for the worker to buffer its changeset',
-      );
-      return undefined;
-    });
+    this.#journal = o.journal
+      ? ChangesetJournal.open(journalPath(o.v2Path)).catch((err: unknown) => {
+          this.#log.warn(
+            { err },
+            'no changeset journal: each commit waits for the worker to buffer its changeset',
+          );
+          return undefined;
+        })
+      : Promise.resolve(undefined);
+    this.#journaling = o.journal === true;
     const channel = new MessageChannel();
     const flag = new SharedArrayBuffer(4);
     this.#server = new V1ReadServer(o.v1Db, channel.port1, new Int32Array(flag), this.#log);
@@ -267,9 +273,9 @@ export class MigrationThread {
     this.#subs.push(
       changesets$.subscribe((vcs) => {
         const encoded = encodeChangeset(vcs.changeset);
-        this.#journaled.set(vcs.version, this.#journalPut(vcs.version, encoded));
-        // A copy to transfer: the journal's put still reads `encoded`.
-        const bytes = ownBuffer(encoded.slice());
+        if (this.#journaling) this.#journaled.set(vcs.version, this.#journalPut(vcs.version, encoded));
+        // A copy to transfer when the journal's put still reads `encoded`.
+        const bytes = ownBuffer(this.#journaling ? encoded.slice() : encoded);
         this.#post({ t: 'changeset', version: vcs.version, bytes }, [bytes]);
       }),
       done$.subscribe(() => this.#post({ t: 'stop' })),
@@ -279,9 +285,9 @@ export class MigrationThread {
   }
 
   /**
-   * Resolves once changeset `version` is durable: in the journal, on this thread, so that a
-   * commit never waits for the worker (whose v2 writes can stall behind its bulk writes, and
-   * which may be busy). Without the journal (a failed put), once the worker buffered it in v2.
+   * Resolves once changeset `version` is durable: with the journal, once it is there (on this
+   * thread, so that a commit never waits for the worker, whose v2 writes can stall behind its
+   * bulk writes); without it (or after a failed put), once the worker buffered it in v2.
    */
   persisted(version: number): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error);

@@ -1,6 +1,6 @@
 // A node that commits deterministic blocks on a RootStore until it has switched and reached
 // the target height. The crash test kills it with SIGKILL at random moments and restarts it.
-// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s> [worker|main]
+// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s> [worker|worker-journal|main]
 import { openDb, RootStore } from '../../dist/index.js';
 import { blockFor } from './crash-workload.mjs';
 
@@ -11,7 +11,8 @@ const v2 = await openDb(v2Path);
 const rs = await RootStore.open(v1, v2, {
   throttle: Number(throttleArg),
   batchBytes: 128 * 1024,
-  worker: threadArg === 'worker',
+  worker: threadArg === 'worker' || threadArg === 'worker-journal',
+  changesetJournal: threadArg === 'worker-journal',
 });
 const say = (line) => process.stdout.write(`${line}\n`);
 rs.events$.subscribe((e) => say(`E ${e.type} ${e.version}`));

@@ -155,3 +155,41 @@ describe('RootStore and a journal a crash left', () => {
     }
   });
 });
+
+describe('RootStore option changesetJournal', () => {
+  it.each([
+    { changesetJournal: true, journal: true },
+    { changesetJournal: false, journal: false },
+  ])(
+    'changesetJournal $changesetJournal: a journal beside v2 while the worker migrates ($journal), none after close; hashes intact',
+    async ({ changesetJournal, journal }) => {
+      const dir = tempDir('journal-option');
+      const v1Path = join(dir, 'application.db');
+      const v2Path = join(dir, 'v2');
+      const db = await openDb(v1Path);
+      await buildV1(db, { stores: ['acc', 'bank'], keysPerStore: 1500, versions: 10 });
+      await db.close();
+      cpSync(v1Path, join(dir, 'ref.db'), { recursive: true });
+      const refDb = await openDb(join(dir, 'ref.db'));
+      const ref = await MultiStoreV1.open(refDb);
+      const [v1Db, v2Db] = [await openDb(v1Path), await openDb(v2Path)];
+      const w = new Workload(['acc', 'bank'], 1600, 3);
+      try {
+        const rs = await RootStore.open(v1Db, v2Db, { worker: true, changesetJournal, throttle: 3000 });
+        for (let i = 0; i < 60 && rs.switchedAtVersion === undefined; i++) {
+          const cs = w.block(30);
+          expect(toHex((await rs.commit(cs)).appHash)).toBe(toHex((await ref.commit(cs)).appHash));
+          if (i === 2) expect(existsSync(journalPath(v2Path))).toBe(journal);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(rs.switchedAtVersion).toBeDefined();
+        await rs.close();
+        expect(existsSync(journalPath(v2Path))).toBe(false);
+      } finally {
+        await v1Db.close();
+        await v2Db.close();
+        await refDb.close();
+      }
+    },
+  );
+});

@@ -52,6 +52,16 @@ export interface RootStoreOptions {
    * at 10 on two busy cores it can take so little that it never catches up. Elsewhere ignored.
    */
   workerNice?: number;
+  /**
+   * With `worker`: make each block's changeset durable in a journal on the node thread
+   * (`v2.journal/` beside v2) instead of waiting for the worker to buffer it in v2 (default
+   * false). The node's commits then never wait for the worker, whose v2 writes stall behind
+   * its bulk writes; but those waits are also what slows a node that commits back to back
+   * enough for the sync to catch up: on two cores, with the journal, neither bench
+   * commit-latency (1,000 blocks back to back) nor the demo (a legacy v1, a block every
+   * 200 ms) caught up. For nodes whose blocks are seconds apart.
+   */
+  changesetJournal?: boolean;
 }
 
 export type RootStoreEvent =
@@ -369,6 +379,7 @@ export class RootStore {
       logger: this.#log,
       maxOldGenerationSizeMb: o.workerHeapMb,
       nice: o.workerNice,
+      journal: o.changesetJournal,
     });
     this.#thread = thread;
     this.#follow(thread);

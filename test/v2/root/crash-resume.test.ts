@@ -57,7 +57,7 @@ function lastPhase(lines: string[]): string {
   return 'starting';
 }
 
-describe.each(['main', 'worker'])(
+describe.each(['main', 'worker', 'worker-journal'])(
   'crash and resume (SIGKILL at random moments), migration on the %s thread',
   (thread) => {
     it(`survives ${KILLS} kills spread over restore, sync and switch, and ends equivalent to a v1-only node`, async () => {
