@@ -7,6 +7,7 @@ import { openDb } from '../db/open-db.js';
 import { decodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
 import { toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { MigrationManager } from '../migration/migration-manager.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { openV2Home } from '../v2/home/open-v2-home.js';
 import { RemoteLevel } from './remote-level.js';
@@ -53,6 +54,56 @@ function lowerPriority(nice: number, log: Logger): void {
   }
 }
 
+/** One message of the node thread's (worker-messages.ts), for the migration under way. */
+function onMessage(
+  msg: ToWorker,
+  manager: MigrationManager,
+  changesets: Subject<VersionedChangeset>,
+  done: Subject<void>,
+): void {
+  switch (msg.t) {
+    case 'changeset': {
+      const version = msg.version;
+      changesets.next({ version, changeset: decodeChangeset(new Uint8Array(msg.bytes)) });
+      // In v2's buffer now (with a journal on the node thread, it was durable there already).
+      manager.persisted(version).then(
+        () => post({ t: 'persisted', version, state: workerState(manager) }),
+        (err: unknown) => post({ t: 'persist-failed', version, error: toWireError(err) }),
+      );
+      return;
+    }
+    case 'confirm':
+      manager.confirm(
+        msg.version,
+        msg.keys && msg.values
+          ? {
+              keys: unpackBytes(msg.keys) as Uint8Array[],
+              values: unpackBytes(msg.values) as Uint8Array[],
+            }
+          : undefined,
+      );
+      return;
+    case 'discard':
+      manager.discard(msg.version).then(
+        () => post({ t: 'discarded', id: msg.id }),
+        (err: unknown) => post({ t: 'discarded', id: msg.id, error: toWireError(err) }),
+      );
+      return;
+    case 'pause':
+      manager.pause();
+      return;
+    case 'resume':
+      manager.resume();
+      return;
+    case 'throttle':
+      manager.setThrottle(msg.rate);
+      return;
+    case 'stop':
+      done.next();
+      return;
+  }
+}
+
 async function run(): Promise<void> {
   const log = workerLogger(data.logLevel);
   lowerPriority(data.nice, log);
@@ -78,49 +129,7 @@ async function run(): Promise<void> {
   const done = new Subject<void>();
   manager.progress$.subscribe((progress) => post({ t: 'progress', progress }));
   manager.onMigrated((version) => post({ t: 'migrated', version, state: workerState(manager) }));
-  port.on('message', (msg: ToWorker) => {
-    switch (msg.t) {
-      case 'changeset': {
-        const version = msg.version;
-        changesets.next({ version, changeset: decodeChangeset(new Uint8Array(msg.bytes)) });
-        // In v2's buffer now (the node thread's journal had it durable before v1 committed it).
-        manager.persisted(version).then(
-          () => post({ t: 'persisted', version, state: workerState(manager) }),
-          (err: unknown) => post({ t: 'persist-failed', version, error: toWireError(err) }),
-        );
-        return;
-      }
-      case 'confirm':
-        manager.confirm(
-          msg.version,
-          msg.keys && msg.values
-            ? {
-                keys: unpackBytes(msg.keys) as Uint8Array[],
-                values: unpackBytes(msg.values) as Uint8Array[],
-              }
-            : undefined,
-        );
-        return;
-      case 'discard':
-        manager.discard(msg.version).then(
-          () => post({ t: 'discarded', id: msg.id }),
-          (err: unknown) => post({ t: 'discarded', id: msg.id, error: toWireError(err) }),
-        );
-        return;
-      case 'pause':
-        manager.pause();
-        return;
-      case 'resume':
-        manager.resume();
-        return;
-      case 'throttle':
-        manager.setThrottle(msg.rate);
-        return;
-      case 'stop':
-        done.next();
-        return;
-    }
-  });
+  port.on('message', (msg: ToWorker) => onMessage(msg, manager, changesets, done));
   post({ t: 'state', state: workerState(manager) });
   let failure: unknown;
   try {
