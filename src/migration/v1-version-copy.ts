@@ -203,9 +203,7 @@ export class V1VersionCopy {
   /** The store's nodes of `version` as v1's commit handed them over, if whole (its root record included). */
   #fromCommit(name: string, version: number): Array<[Uint8Array, Uint8Array]> | undefined {
     const entries = this.#handed.get(version)?.stores.get(name);
-    if (entries === undefined) return undefined;
-    const rootKey = concatBytes(new Uint8Array([S]), nodeKeyBytes(version, 1));
-    return entries.some(([k]) => equalBytes(k, rootKey)) ? entries : undefined;
+    return entries !== undefined && hasRootRecord(entries, version) ? entries : undefined;
   }
 
   /** Removed keys leave no node to compare: after the copy, each must be gone from its tree. */
@@ -249,11 +247,18 @@ export class V1VersionCopy {
       gte: concatBytes(new Uint8Array([S]), u64be(version)),
       lt: concatBytes(new Uint8Array([S]), u64be(version + 1)),
     });
-    // One batch writes a version's nodes and its root record, and pruning deletes the record
-    // with the nodes: a record in this (snapshot) read means the nodes are all here.
-    const rootKey = concatBytes(new Uint8Array([S]), nodeKeyBytes(version, 1));
-    return entries.some(([k]) => equalBytes(k, rootKey)) ? entries : undefined;
+    return hasRootRecord(entries, version) ? entries : undefined;
   }
+}
+
+/**
+ * Whether a version's nodes include its root record. One batch writes a version's nodes and
+ * its root record, and pruning deletes the record with the nodes: a record among them (read
+ * in one snapshot, or handed over from the one batch) means the nodes are all here.
+ */
+function hasRootRecord(entries: Array<[Uint8Array, Uint8Array]>, version: number): boolean {
+  const rootKey = concatBytes(new Uint8Array([S]), nodeKeyBytes(version, 1));
+  return entries.some(([k]) => equalBytes(k, rootKey));
 }
 
 /** Every leaf v1 wrote at `version` is a set of the changeset, and every set a leaf. */

@@ -30,11 +30,9 @@ const JOURNAL_WRITE_BUFFER = 16 * 1024 * 1024;
  */
 export class ChangesetJournal {
   readonly #kv: KvDb;
-  readonly #path: string;
 
-  private constructor(kv: KvDb, path: string) {
+  private constructor(kv: KvDb) {
     this.#kv = kv;
-    this.#path = path;
   }
 
   /**
@@ -45,7 +43,7 @@ export class ChangesetJournal {
    */
   static async open(path: string): Promise<ChangesetJournal> {
     const db = await openDb(path, { writeBufferSize: JOURNAL_WRITE_BUFFER, flushOnClose: false });
-    return new ChangesetJournal(new KvDb(db), path);
+    return new ChangesetJournal(new KvDb(db));
   }
 
   /** Writes changeset `version` (encodeChangeset bytes). */
@@ -56,12 +54,6 @@ export class ChangesetJournal {
   /** Deletes changeset `version` (v2's buffer has it, or v1 did not commit it). */
   delete(version: number): Promise<void> {
     return this.#kv.del(changesetKey(version));
-  }
-
-  /** Closes the journal and removes its directory (everything it held is in v2's buffer). */
-  async remove(): Promise<void> {
-    await this.#kv.db.close();
-    await removeDir(this.#path);
   }
 
   /** Closes the journal and keeps it, for fold() at the next start. */

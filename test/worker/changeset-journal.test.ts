@@ -44,15 +44,6 @@ describe('ChangesetJournal', () => {
     await v2.db.close();
   });
 
-  it('remove() deletes the journal once everything it held is in the buffer', async () => {
-    const dir = tempDir('journal-remove');
-    const path = journalPath(join(dir, 'v2'));
-    const journal = await ChangesetJournal.open(path);
-    await journal.put(1, utf8('one'));
-    await journal.remove();
-    expect(existsSync(path)).toBe(false);
-  });
-
   it('refuses a directory that is not a journal: ERR_INVALID_CHANGESET, v2 and the directory untouched', async () => {
     const dir = tempDir('journal-foreign');
     const v2 = await v2At(dir);
