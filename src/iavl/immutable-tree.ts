@@ -8,6 +8,7 @@ import {
   type ExportNode,
   exportNodes,
   getFromNode,
+  hasInNode,
   type IterateOptions,
   type IterateRange,
   iterateNodes,
@@ -41,7 +42,7 @@ export class ImmutableTree {
   }
 
   has(key: Uint8Array): boolean {
-    return this.get(key) !== undefined;
+    return hasInNode(this.ndb, this.root, key);
   }
 
   /** Key-value pairs within [start, end). */

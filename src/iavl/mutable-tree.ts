@@ -13,7 +13,7 @@ import { refKey } from './node-cache.js';
 import { DEFAULT_CACHE_BYTES, type NodeDb, type TreeLayout } from './node-db.js';
 import { EMPTY_HASH } from './node-hash.js';
 import { NodeKeyNodeDb } from './node-key-node-db.js';
-import { getFromNode } from './tree-walk.js';
+import { getFromNode, hasInNode } from './tree-walk.js';
 
 export interface MutableTreeOptions {
   /** Key prefix of the tree inside the database (e.g. `s/k:bank/`). Default: none. */
@@ -150,7 +150,8 @@ export class MutableTree {
   }
 
   has(key: Uint8Array): boolean {
-    return this.get(key) !== undefined;
+    this.#ensureLoaded();
+    return hasInNode(this.ndb, this.#root, key);
   }
 
   /**

@@ -39,6 +39,28 @@ export function getFromNode(ndb: NodeDb, root: Node | null, key: Uint8Array): Ui
   return undefined;
 }
 
+/**
+ * Whether a key is in the tree, reading no leaf where the inner nodes tell: an inner node's
+ * key is the smallest key of its right subtree, so every key but the tree's smallest is some
+ * inner node's on its path. Only a path that went left all the way ends at a leaf that must
+ * be read. The sync checks each removed key this way, and leaves were most of its reads.
+ */
+export function hasInNode(ndb: NodeDb, root: Node | null, key: Uint8Array): boolean {
+  let n = root;
+  let allLeft = true;
+  while (n !== null) {
+    if (n.height === 0) return allLeft && compareBytes(n.key, key) === 0;
+    const c = compareBytes(key, n.key);
+    if (c === 0) return true;
+    if (c < 0) n = ndb.left(n);
+    else {
+      allLeft = false;
+      n = ndb.right(n);
+    }
+  }
+  return false;
+}
+
 /** In-order leaves within [start, end), ascending or descending, loading only the subtrees that overlap. */
 export function* iterateNodes(
   ndb: NodeDb,

@@ -211,7 +211,7 @@ export class V1VersionCopy {
     for (const [store, m] of finalChanges(cs)) {
       const tree = sc.tree(store);
       for (const [hex, value] of m) {
-        if (value === undefined && tree.get(fromHex(hex)) !== undefined) {
+        if (value === undefined && tree.has(fromHex(hex))) {
           throw mismatch(version, `it removes ${hex} from ${store}, which v1 kept`);
         }
       }

@@ -25,6 +25,8 @@ function checkTreeAgainstModel(
 ) {
   const t = tree.getImmutable(version);
   for (const k of keys) expect(t.get(k), `get ${toHex(k)} at ${version}`).toEqual(model.get(k));
+  // has() reads no leaf where an inner node's key tells: it must agree with get() on every key.
+  for (const k of keys) expect(t.has(k), `has ${toHex(k)} at ${version}`).toBe(model.get(k) !== undefined);
   expect(entriesHex(t.iterate())).toEqual(entriesHex(model.range()));
   expect(t.size).toBe(model.map.size);
   for (let i = 0; i < 4; i++) {

@@ -116,7 +116,7 @@ export class StateCommitment extends CommitStore {
     for (const s of stores) {
       const tree = this.tree(s.name);
       for (const [k, v] of s.entries) {
-        nodes.put(tree.kv.key(k), v);
+        nodes.put(tree.kv.batchKey(k[0], k.subarray(1)), v);
         // The version's new inner nodes are where its reads go next (its root, the removals'
         // paths); its leaves are not (a leaf's body starts with zigzag(0)).
         if (k.length === 1 + NODE_KEY_SIZE && v.length > 0 && v[0] !== S && v[0] !== 0)
