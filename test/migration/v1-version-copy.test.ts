@@ -213,6 +213,9 @@ describe('sync copies node-key versions from v1', () => {
     expect(r.manager.syncCounts).toEqual({ copied: 2, replayed: 0, handedOver: 0 });
     expect(r.sc.latestVersion).toBe(8);
     expect(r.manager.migratedVersion).toBe(8);
+    // StateStorage's rows of a version land in the write of StateCommitment's commit record.
+    expect(r.ss.latestVersion).toBe(8);
+    expect(await r.ss.get('bank', utf8('zz/never'), 8)).toBeUndefined();
     await r.v2.close();
     await ms.kv.db.close();
   });
