@@ -14,6 +14,7 @@ import type { RestoredLeaf, StateCommitment } from '../v2/commitment/state-commi
 import { V2Keys } from '../v2/home/v2-keys.js';
 import type { RestoreLeaf, StateStorage } from '../v2/storage/state-storage.js';
 import { ChangesetBuffer } from './changeset-buffer.js';
+import { HandoffSpill } from './handoff-spill.js';
 import { Pacer } from './pacer.js';
 import { type MigrationPhase, type MigrationProgress, ProgressTracker } from './progress.js';
 import { V1VersionCopy, type V1Writes } from './v1-version-copy.js';
@@ -45,6 +46,14 @@ export interface MigrationManagerOptions {
    * StateCommitment. Default true; false always replays.
    */
   copyFromV1?: boolean;
+  /**
+   * A directory for v1's handed-over writes that do not fit the sync's memory budget
+   * (HandoffSpill; the migration worker uses `v2.handoff/` beside v2). Emptied when the
+   * manager opens, removed when it closes. Default: none, such versions are read from v1.
+   */
+  handoffSpillDir?: string;
+  /** Bytes of v1's handed-over writes the sync keeps in memory (default 48 MiB); the rest go to the spill. */
+  handoffBytes?: number;
 }
 
 /** How sync made each StateCommitment version since the manager opened. */
@@ -119,13 +128,14 @@ export class MigrationManager {
   #listeners = new Set<(version: number) => void>();
   readonly #confirmCommits: boolean;
   readonly #copy: V1VersionCopy | undefined;
+  readonly #spill: HandoffSpill | undefined;
   readonly #counts = { copied: 0, replayed: 0 };
   #confirmed = 0;
   #confirmWaiters: Array<() => void> = [];
   #failure: Promise<never>;
   #rejectFailure: (err: unknown) => void = () => {};
 
-  private constructor(options: MigrationManagerOptions) {
+  private constructor(options: MigrationManagerOptions, spill: HandoffSpill | undefined) {
     this.#kv = options.db instanceof KvDb ? options.db : new KvDb(options.db);
     this.#snapshots = options.snapshots;
     this.#ss = options.stateStorage;
@@ -135,8 +145,14 @@ export class MigrationManager {
     this.#history = Math.max(0, options.history ?? 0);
     this.#batchBytes = options.batchBytes;
     this.#confirmCommits = options.confirmCommits ?? false;
+    this.#spill = spill;
     this.#copy =
-      options.copyFromV1 === false ? undefined : new V1VersionCopy(options.snapshots.source, this.#log);
+      options.copyFromV1 === false
+        ? undefined
+        : new V1VersionCopy(options.snapshots.source, this.#log, {
+            spill,
+            handoffBytes: options.handoffBytes,
+          });
     this.#failure = new Promise<never>((_, reject) => {
       this.#rejectFailure = reject;
     });
@@ -155,7 +171,12 @@ export class MigrationManager {
    * await manager.migrate(v1.latestVersion);
    */
   static async open(options: MigrationManagerOptions): Promise<MigrationManager> {
-    const m = new MigrationManager(options);
+    const log = (options.logger ?? silentLogger).child({ component: 'migration' });
+    const spill =
+      options.handoffSpillDir !== undefined && options.copyFromV1 !== false
+        ? await HandoffSpill.open(options.handoffSpillDir, log)
+        : undefined;
+    const m = new MigrationManager(options, spill);
     await m.#load();
     return m;
   }
@@ -732,6 +753,7 @@ export class MigrationManager {
       this.#log.debug({ err }, 'a changeset buffer write failed before close');
     });
     if (!this.#snapshots.migrating) this.#snapshots.endMigration(this.#sc);
+    await this.#spill?.close();
     this.#tracker.complete();
   }
 

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { type CommitInfo, isTreeless } from '../multistore/commit-info.js';
 import type { CommitStore } from '../multistore/commit-store.js';
 import type { CopiedStore, StateCommitment } from '../v2/commitment/state-commitment.js';
+import type { HandoffSpill } from './handoff-spill.js';
 
 /** v1's commit info of a version (undefined: none) and each store's entries of it (undefined: pruned). */
 type Fetched = [CommitInfo | undefined, ...Array<Array<[Uint8Array, Uint8Array]> | undefined>];
@@ -14,7 +15,7 @@ type Fetched = [CommitInfo | undefined, ...Array<Array<[Uint8Array, Uint8Array]>
 /** Versions read ahead of the sync: about 1 MB each at 1,000 changes per block. */
 const READ_AHEAD = 8;
 
-/** Bytes of handed-over v1 writes kept for the sync (about 40 blocks of 1,000 changes). */
+/** Bytes of handed-over v1 writes kept in memory for the sync (about 40 blocks of 1,000 changes). */
 const HANDOFF_BYTES = 48 * 1024 * 1024;
 
 /**
@@ -53,15 +54,26 @@ export class V1VersionCopy {
   >();
   #handedBytes = 0;
   #handedUsed = 0;
+  /** Versions fetched whole from what v1's commits handed over. */
+  readonly #handedVersions = new Set<number>();
+  /** Where handed-over versions over the memory budget go (none: they are read from v1). */
+  readonly #spill: HandoffSpill | undefined;
+  readonly #handoffBytes: number;
 
   /**
    * @example
    * const copy = new V1VersionCopy(v1, log);
    * const stores = await copy.read(101, sc, changeset); // undefined: replay this version
    */
-  constructor(source: CommitStore, log: Logger) {
+  constructor(
+    source: CommitStore,
+    log: Logger,
+    options: { spill?: HandoffSpill; handoffBytes?: number } = {},
+  ) {
     this.#source = source;
     this.#log = log;
+    this.#spill = options.spill;
+    this.#handoffBytes = options.handoffBytes ?? HANDOFF_BYTES;
   }
 
   /**
@@ -86,11 +98,10 @@ export class V1VersionCopy {
       if (!(await this.#copyable(name))) return this.#skip(version, `store ${name} is not node-key only`);
     }
     const ahead = this.#ahead.get(version);
-    const handed = this.#handed.get(version);
     // Reads of versions before this one will never be asked for.
     for (const v of this.#ahead.keys()) if (v <= version) this.#ahead.delete(v);
     const [ci, ...read] = await (ahead ?? this.#fetch(version, names));
-    if (handed !== undefined && read.every((r, i) => r === handed.stores.get(names[i]))) this.#handedUsed++;
+    if (this.#handedVersions.delete(version)) this.#handedUsed++;
     if (ci === undefined) return this.#skip(version, 'v1 holds no commit info for it');
     const treeless = ci.stores
       .filter(isTreeless)
@@ -123,31 +134,15 @@ export class V1VersionCopy {
    * copy.offer(102, { keys, values }); // RootStore saw v1's batch of version 102
    */
   offer(version: number, writes: V1Writes): void {
-    const stores = new Map<string, Array<[Uint8Array, Uint8Array]>>();
-    let bytes = 0;
-    let name = '';
-    let prefix: Uint8Array | undefined;
-    for (let i = 0; i < writes.keys.length; i++) {
-      const k = writes.keys[i];
-      if (prefix === undefined || !startsWith(k, prefix)) {
-        prefix = storePrefixOf(k);
-        if (prefix === undefined) continue; // the commit info and latest: not a store's
-        name = Buffer.from(prefix.buffer, prefix.byteOffset + 4, prefix.length - 5).toString('latin1');
-      }
-      const rel = k.subarray(prefix.length);
-      // Only this version's node-key nodes (and root record): 's' + u64be(version) + u32be(nonce).
-      if (rel.length !== 13 || rel[0] !== S || readVersion(rel) !== version) continue;
-      let list = stores.get(name);
-      if (list === undefined) {
-        list = [];
-        stores.set(name, list);
-      }
-      list.push([rel, writes.values[i]]);
-      bytes += rel.length + writes.values[i].length;
+    const split = splitByStore(version, writes);
+    if (split.bytes === 0) return;
+    if (this.#handedBytes + split.bytes > this.#handoffBytes) {
+      // Over the memory budget (the restore's backlog): on file, read back on this thread.
+      this.#spill?.put(version, writes);
+      return;
     }
-    if (this.#handedBytes + bytes > HANDOFF_BYTES) return;
-    this.#handed.set(version, { stores, bytes });
-    this.#handedBytes += bytes;
+    this.#handed.set(version, split);
+    this.#handedBytes += split.bytes;
   }
 
   /** Versions whose nodes came from v1's commits (offer()) rather than reads of v1. */
@@ -161,6 +156,9 @@ export class V1VersionCopy {
       this.#handed.delete(v);
       this.#handedBytes -= h.bytes;
     }
+    this.#spill?.dropTo(upTo).catch((err: unknown) => {
+      this.#log.warn({ err }, 'could not delete a handoff spill file');
+    });
   }
 
   /**
@@ -185,8 +183,22 @@ export class V1VersionCopy {
     }
   }
 
-  /** The commit info and every store's nodes in one go: on the worker, the round trips run side by side. */
-  #fetch(version: number, names: string[]): Promise<Fetched> {
+  /**
+   * The commit info and every store's nodes in one go: on the worker, the round trips run
+   * side by side. A store's nodes come from v1's commit where it handed them over (kept, or
+   * spilled to file), else from v1.
+   */
+  async #fetch(version: number, names: string[]): Promise<Fetched> {
+    let handed = this.#handed.get(version)?.stores;
+    if (handed === undefined && this.#spill !== undefined) {
+      const spilled = await this.#spill.take(version);
+      if (spilled !== undefined) handed = splitByStore(version, spilled).stores;
+    }
+    const fromCommit = (name: string) => {
+      const entries = handed?.get(name);
+      return entries !== undefined && hasRootRecord(entries, version) ? entries : undefined;
+    };
+    if (names.every((n) => fromCommit(n) !== undefined)) this.#handedVersions.add(version);
     return Promise.all([
       this.#source.getCommitInfo(version).catch((err: unknown) => {
         if (
@@ -196,14 +208,8 @@ export class V1VersionCopy {
           return undefined;
         throw err;
       }),
-      ...names.map((name) => this.#fromCommit(name, version) ?? this.#readStore(name, version)),
+      ...names.map((name) => fromCommit(name) ?? this.#readStore(name, version)),
     ]);
-  }
-
-  /** The store's nodes of `version` as v1's commit handed them over, if whole (its root record included). */
-  #fromCommit(name: string, version: number): Array<[Uint8Array, Uint8Array]> | undefined {
-    const entries = this.#handed.get(version)?.stores.get(name);
-    return entries !== undefined && hasRootRecord(entries, version) ? entries : undefined;
   }
 
   /** Removed keys leave no node to compare: after the copy, each must be gone from its tree. */
@@ -249,6 +255,36 @@ export class V1VersionCopy {
     });
     return hasRootRecord(entries, version) ? entries : undefined;
   }
+}
+
+/** Each store's node-key nodes of `version` among v1's batch puts (views), and their bytes. */
+function splitByStore(
+  version: number,
+  writes: V1Writes,
+): { stores: Map<string, Array<[Uint8Array, Uint8Array]>>; bytes: number } {
+  const stores = new Map<string, Array<[Uint8Array, Uint8Array]>>();
+  let bytes = 0;
+  let name = '';
+  let prefix: Uint8Array | undefined;
+  for (let i = 0; i < writes.keys.length; i++) {
+    const k = writes.keys[i];
+    if (prefix === undefined || !startsWith(k, prefix)) {
+      prefix = storePrefixOf(k);
+      if (prefix === undefined) continue; // the commit info and latest: not a store's
+      name = Buffer.from(prefix.buffer, prefix.byteOffset + 4, prefix.length - 5).toString('latin1');
+    }
+    const rel = k.subarray(prefix.length);
+    // Only this version's node-key nodes (and root record): 's' + u64be(version) + u32be(nonce).
+    if (rel.length !== 13 || rel[0] !== S || readVersion(rel) !== version) continue;
+    let list = stores.get(name);
+    if (list === undefined) {
+      list = [];
+      stores.set(name, list);
+    }
+    list.push([rel, writes.values[i]]);
+    bytes += rel.length + writes.values[i].length;
+  }
+  return { stores, bytes };
 }
 
 /**

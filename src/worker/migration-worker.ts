@@ -7,6 +7,7 @@ import { openDb } from '../db/open-db.js';
 import { decodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
 import { toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { handoffSpillPath } from '../migration/handoff-spill.js';
 import type { MigrationManager } from '../migration/migration-manager.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { openV2Home } from '../v2/home/open-v2-home.js';
@@ -122,6 +123,7 @@ async function run(): Promise<void> {
     bufferSize: data.bufferSize,
     batchBytes: data.batchBytes,
     confirmCommits: true,
+    handoffSpillDir: handoffSpillPath(data.v2Path),
   });
   manager.confirm(data.confirmed);
   if (data.paused) manager.pause();

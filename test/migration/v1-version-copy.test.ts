@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +49,7 @@ async function syncInto(
   blocks: VersionedChangeset[],
   copyFromV1: boolean,
   handOver?: Map<number, V1Writes>,
+  spill?: { dir: string; handoffBytes: number },
 ): Promise<SyncRun> {
   const v2 = await openDb(join(tempDir('v2'), 'v2'));
   const sc = await StateCommitment.open(v2);
@@ -59,6 +60,8 @@ async function syncInto(
     stateStorage: ss,
     stateCommitment: sc,
     copyFromV1,
+    handoffSpillDir: spill?.dir,
+    handoffBytes: spill?.handoffBytes,
   });
   const changes = new Subject<VersionedChangeset>();
   const done = new Subject<void>();
@@ -111,6 +114,17 @@ async function nodeKeyV1(
     out.push({ version: v, changeset });
   }
   return { ms, blocks: out, writes };
+}
+
+/** Flips a byte of the stored hash of bank's root at version 8 (an inner node): its copy cannot hash as v1's commit info says. */
+function flipBankRoot(w8: V1Writes): void {
+  const i = w8.keys.findIndex((k) =>
+    toHex(k).endsWith(`${toHex(utf8('s/k:bank/'))}73000000000000000800000001`),
+  );
+  expect(i).toBeGreaterThanOrEqual(0);
+  const bad = w8.values[i].slice();
+  bad[bad.length - 30] ^= 0xff;
+  w8.values[i] = bad;
 }
 
 /** A set whose key the changeset touches only once in its store. */
@@ -254,17 +268,37 @@ describe('sync copies node-key versions from v1', () => {
     await ms.kv.db.close();
   });
 
+  it("v1's writes over the memory budget are spilled to file and copied from there, node for node what the read copies", async () => {
+    const { ms, blocks, writes } = await nodeKeyV1(6, 4);
+    const dir = join(tempDir('spill'), 'v2.handoff');
+    // 0 bytes in memory: every version goes to the spill.
+    const spilled = await syncInto(ms, 6, blocks, true, writes, { dir, handoffBytes: 0 });
+    await spilled.run;
+    expect(spilled.manager.syncCounts).toEqual({ copied: 4, replayed: 0, handedOver: 4 });
+    const read = await syncInto(ms, 6, blocks, true);
+    await read.run;
+    expect(await treeRows(spilled.v2)).toEqual(await treeRows(read.v2));
+    await spilled.manager.close();
+    expect(existsSync(dir)).toBe(false); // nothing of it outlives the migration
+    for (const r of [spilled, read]) await r.v2.close();
+    await ms.kv.db.close();
+  });
+
+  it('spilled writes that are not what v1 holds (a flipped byte) are ERR_HASH_MISMATCH, nothing of it committed', async () => {
+    const { ms, blocks, writes } = await nodeKeyV1(6, 3);
+    flipBankRoot(writes.get(8)!);
+    const dir = join(tempDir('spill'), 'v2.handoff');
+    const r = await syncInto(ms, 6, blocks, true, writes, { dir, handoffBytes: 0 });
+    await expect(r.run).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' });
+    expect(r.sc.latestVersion).toBe(7);
+    expect(r.ss.latestVersion).toBe(7);
+    await r.v2.close();
+    await ms.kv.db.close();
+  });
+
   it('handed-over writes that are not what v1 holds (a flipped byte) are ERR_HASH_MISMATCH, nothing of it committed', async () => {
     const { ms, blocks, writes } = await nodeKeyV1(6, 3);
-    const w8 = writes.get(8)!;
-    // bank's root at version 8, an inner node: its copy cannot hash as v1's commit info says.
-    const i = w8.keys.findIndex((k) =>
-      toHex(k).endsWith(`${toHex(utf8('s/k:bank/'))}73000000000000000800000001`),
-    );
-    expect(i).toBeGreaterThanOrEqual(0);
-    const bad = w8.values[i].slice();
-    bad[bad.length - 30] ^= 0xff;
-    w8.values[i] = bad;
+    flipBankRoot(writes.get(8)!);
     const r = await syncInto(ms, 6, blocks, true, writes);
     await expect(r.run).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' });
     expect(r.sc.latestVersion).toBe(7);

@@ -1,9 +1,10 @@
-import { cpSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open-db.js';
 import { toHex } from '../../src/encoding/bytes.js';
+import { handoffSpillPath } from '../../src/migration/handoff-spill.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { RootStore, type RootStoreEvent } from '../../src/v2/root/root-store.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -62,6 +63,8 @@ describe('RootStore: a migration worker that dies', () => {
             await commitBoth(rs, ref, w, 3);
             await waitFor(() => rs.migratedVersion === 23, 30_000);
             expect(rs.status().phase).toBe('waiting-switch');
+            // The worker's spill of handed-over writes, beside v2 while it runs.
+            expect(existsSync(handoffSpillPath(h.v2Path))).toBe(true);
           }
           await rs.migrationThread!.terminate();
         }
@@ -73,6 +76,8 @@ describe('RootStore: a migration worker that dies', () => {
         expect(rs.status().error?.code).toBe('ERR_WORKER_DIED');
         await commitBoth(rs, ref, w, 5);
         expect(rs.isMigrating).toBe(false);
+        // What the dead worker left beside v2 is gone with it.
+        expect(existsSync(handoffSpillPath(h.v2Path))).toBe(false);
         await rs.close();
         // The caller's handles are open again after close.
         expect(v2Db.status).toBe('open');

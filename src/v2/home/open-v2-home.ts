@@ -26,6 +26,8 @@ export interface OpenV2HomeOptions {
   batchBytes?: number;
   /** Replay a buffered changeset only once the node confirms its v1 commit (RootStore). */
   confirmCommits?: boolean;
+  /** Where the sync keeps v1's handed-over writes beyond its memory budget (MigrationManager). */
+  handoffSpillDir?: string;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function openV2Home(
     bufferSize: options.bufferSize,
     batchBytes: options.batchBytes,
     confirmCommits: options.confirmCommits,
+    handoffSpillDir: options.handoffSpillDir,
   });
   return { sc, ss, manager };
 }

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { type Observable, ReplaySubject, Subject, type Subscription } from 'rxjs';
 import type { LevelDatabase } from '../../db/kv-db.js';
 import { KvDb } from '../../db/kv-db.js';
@@ -5,6 +6,7 @@ import { readU64be, u64be } from '../../encoding/byte-writer.js';
 import type { Changeset, VersionedChangeset } from '../../encoding/changeset.js';
 import { isStoreMigrateError, StoreMigrateError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
+import { handoffSpillPath } from '../../migration/handoff-spill.js';
 import type { MigrationManager } from '../../migration/migration-manager.js';
 import type { MigrationRunner } from '../../migration/migration-runner.js';
 import { type MigrationStatus, migrationStatus } from '../../migration/migration-status.js';
@@ -240,13 +242,16 @@ export class RootStore {
 
   /**
    * Moves into v2's changeset buffer what a migration worker's journal still holds (a crash
-   * or a dead worker left it), before anything reads the buffer.
+   * or a dead worker left it), before anything reads the buffer; and removes a dead
+   * worker's spill of handed-over writes.
    */
   static async #foldJournal(v2: KvDb, log: Logger): Promise<void> {
     const location = (v2.db as { location?: unknown }).location;
     if (typeof location !== 'string') return;
     const n = await ChangesetJournal.fold(journalPath(location), v2);
     if (n > 0) log.info({ changesets: n }, 'moved the migration journal into the changeset buffer');
+    // A worker that died (or a crash) leaves its spill of handed-over writes; only a cache.
+    await rm(handoffSpillPath(location), { recursive: true, force: true });
   }
 
   static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions, switched: boolean) {
