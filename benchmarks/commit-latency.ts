@@ -43,6 +43,8 @@ export interface CommitLatencyBenchOptions {
   blocks?: number;
   /** Where the migration runs: a worker thread (default) or the node's thread. */
   thread?: 'worker' | 'main';
+  /** RootStore's changesetJournal (worker only; default false). */
+  journal?: boolean;
   /** Changes per block. Default 1,000. */
   blockChanges?: number;
   /** Time from one block's start to the next one's; 0 commits back to back. Default 0. */
@@ -132,6 +134,7 @@ export interface CommitLatencyBenchResult {
     intervalMs: number;
     throttle: null;
     thread: 'worker' | 'main';
+    journal: boolean;
   };
   fixture: { key: string; fromCache: boolean; version: number; appHash: string };
   runs: {
@@ -262,14 +265,19 @@ async function commitBlocks(
   return out;
 }
 
-async function openStore(dir: string, temp: TempDirs, worker: boolean): Promise<OpenedStore> {
+async function openStore(
+  dir: string,
+  temp: TempDirs,
+  worker: boolean,
+  journal = false,
+): Promise<OpenedStore> {
   const io = { v1: zeroCounts(), v2: zeroCounts() };
   const v1 = temp.track(
     countIo(await openDb(join(dir, 'application.db'), { createIfMissing: false }), io.v1),
   );
   const v2 = temp.track(countIo(await openDb(join(dir, 'v2')), io.v2));
   // With a worker, v2's calls happen on the worker's own handle and are not counted here.
-  return { store: await RootStore.open(v1, v2, { migrate: false, worker }), io };
+  return { store: await RootStore.open(v1, v2, { migrate: false, worker, changesetJournal: journal }), io };
 }
 
 /**
@@ -288,6 +296,7 @@ export async function runCommitLatencyBench(
   };
   const blockCount = options.blocks ?? 1_000;
   const thread = options.thread ?? 'worker';
+  const journal = options.journal ?? false;
   const blockChanges = options.blockChanges ?? 1_000;
   const intervalMs = options.intervalMs ?? 0;
   const log = options.log ?? (() => {});
@@ -332,7 +341,7 @@ export async function runCommitLatencyBench(
     let failure: unknown;
     let migrationStart = 0;
     const b = await clock.time('during', async () => {
-      const handle = await openStore(dirB, temp, thread === 'worker');
+      const handle = await openStore(dirB, temp, thread === 'worker', journal);
       const store = handle.store;
       const sub = store.events$.subscribe((e) => {
         const t = Math.round(performance.now() - migrationStart);
@@ -403,7 +412,7 @@ export async function runCommitLatencyBench(
       date: new Date().toISOString(),
       machine: machineInfo(loadStart),
       git: gitInfo(),
-      params: { ...spec, blocks: blockCount, blockChanges, intervalMs, throttle: null, thread },
+      params: { ...spec, blocks: blockCount, blockChanges, intervalMs, throttle: null, thread, journal },
       fixture: {
         key: fixture.key,
         fromCache: !fixture.generated,
@@ -442,7 +451,10 @@ export function commitLatencyRows(r: CommitLatencyBenchResult): TableRow[] {
     { metric: '  of which during the restore', value: fmt(during.restore) },
     { metric: '  of which during the sync', value: fmt(during.sync) },
     { metric: '  after the switch (v2, not compared)', value: fmt(during.afterSwitch) },
-    { metric: 'migration on', value: `the ${r.params.thread} thread` },
+    {
+      metric: 'migration on',
+      value: `the ${r.params.thread} thread${r.params.journal ? ', changeset journal on' : ''}`,
+    },
     {
       metric: 'p50 ratio during ÷ without',
       value: `${r.p50Ratio.toFixed(2)}x`,
@@ -484,6 +496,10 @@ export function commitLatencyRows(r: CommitLatencyBenchResult): TableRow[] {
     { metric: 'same app hashes in both runs', value: r.appHashesMatch ? 'yes' : 'NO' },
     { metric: 'elapsed without / during', value: `${ms(without.elapsedMs)} / ${ms(during.elapsedMs)}` },
     {
+      metric: 'cores busy without / during (process CPU ÷ wall)',
+      value: `${without.cores.toFixed(2)} / ${during.cores.toFixed(2)} of ${r.machine.cores}`,
+    },
+    {
       metric: 'load average without / during',
       value: `${without.loadAvg1m.join(' -> ')} / ${during.loadAvg1m.join(' -> ')}`,
     },
@@ -503,6 +519,7 @@ export const commitLatencyScenario: Scenario<CommitLatencyBenchResult> = {
       blockChanges: opts.blockChanges,
       intervalMs: opts.intervalMs,
       thread: opts.thread,
+      journal: opts.journal,
       log: opts.log,
     });
     return scenarioOutput('commit-latency benchmark', result, commitLatencyRows(result));

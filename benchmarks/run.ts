@@ -31,6 +31,7 @@ options:
                      saveVersion and puts per mpt commit (iavl; default 1000)
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
   --thread T     worker or main: where the migration runs (commit-latency, sync, memory; default worker)
+  --journal      commit-latency: RootStore's changesetJournal on (each changeset durable on the node thread)
   --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate, sync and
                  commit-latency; default legacy). migrate with node-key also runs the legacy
                  case in the same run, to compare per leaf
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       'interval-ms': { type: 'string' },
       layout: { type: 'string' },
       thread: { type: 'string' },
+      journal: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -121,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
     intervalMs,
     layout,
     thread,
+    journal: values.journal,
     json,
     log: (line) => console.error(`[${name}] ${line}`),
   });

@@ -41,6 +41,11 @@ export function machineInfo(loadStart: number): MachineInfo {
 export interface PhaseTiming {
   elapsedMs: number;
   loadAvg1m: [number, number];
+  /**
+   * CPU time of the whole process (every thread: workers, LevelDB's, V8's) over the wall
+   * time: how many cores the phase kept busy on average.
+   */
+  cores: number;
 }
 
 /**
@@ -54,11 +59,14 @@ export class PhaseClock {
   async time<T>(name: string, fn: () => Promise<T>): Promise<{ value: T; timing: PhaseTiming }> {
     const load = load1m();
     const mark = monoUs();
+    const cpu = process.cpuUsage();
     const t = performance.now();
     const value = await fn();
     const elapsedMs = performance.now() - t;
+    const used = process.cpuUsage(cpu);
     this.marks[name] = [mark, monoUs()];
-    return { value, timing: { elapsedMs, loadAvg1m: [load, load1m()] } };
+    const cores = elapsedMs > 0 ? (used.user + used.system) / 1000 / elapsedMs : 0;
+    return { value, timing: { elapsedMs, loadAvg1m: [load, load1m()], cores } };
   }
 }
 

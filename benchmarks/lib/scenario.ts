@@ -18,6 +18,8 @@ export interface ScenarioOptions {
   intervalMs?: number;
   /** Where the migration runs (`--thread`; commit-latency and sync); undefined: the scenario's default. */
   thread?: 'worker' | 'main';
+  /** RootStore's changesetJournal (`--journal`; commit-latency). */
+  journal?: boolean;
   /** Tree layout of the v1 fixture (`--layout`; migrate, sync, commit-latency); undefined: legacy. */
   layout?: 'legacy' | 'node-key';
   /** The runner prints one JSON document instead of a table. */
