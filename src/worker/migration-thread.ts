@@ -27,6 +27,8 @@ export interface MigrationThreadOptions {
   history?: number;
   bufferSize?: number;
   batchBytes?: number;
+  /** Bytes of v1's handed-over writes the sync keeps in memory; the rest go to its spill. */
+  handoffBytes?: number;
   logger: Logger;
   /** Heap limit of the worker in MiB (Node's default when absent). */
   maxOldGenerationSizeMb?: number;
@@ -116,6 +118,7 @@ export class MigrationThread {
       history: o.history,
       bufferSize: o.bufferSize,
       batchBytes: o.batchBytes,
+      handoffBytes: o.handoffBytes,
       logLevel: o.logger.level,
       nice: o.nice ?? 0,
       v1Port: channel.port2,

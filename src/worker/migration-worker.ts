@@ -124,6 +124,7 @@ async function run(): Promise<void> {
     batchBytes: data.batchBytes,
     confirmCommits: true,
     handoffSpillDir: handoffSpillPath(data.v2Path),
+    handoffBytes: data.handoffBytes,
   });
   manager.confirm(data.confirmed);
   if (data.paused) manager.pause();

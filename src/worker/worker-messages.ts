@@ -15,6 +15,8 @@ export interface MigrationWorkerData {
   history?: number;
   bufferSize?: number;
   batchBytes?: number;
+  /** Bytes of v1's handed-over writes the sync keeps in memory (MigrationManager's handoffBytes). */
+  handoffBytes?: number;
   logLevel: string;
   /** The worker thread's nice value (Linux only: there setpriority of 0 is the calling thread). */
   nice: number;

@@ -1,6 +1,8 @@
 // A node that commits deterministic blocks on a RootStore until it has switched and reached
 // the target height. The crash test kills it with SIGKILL at random moments and restarts it.
-// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s> [worker|worker-journal|main]
+// Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s> [worker|worker-journal|worker-spill|main]
+// worker-spill keeps none of v1's handed-over writes in memory: with a node-key v1, every one
+// goes through the worker's spill (v2.handoff/).
 import { openDb, RootStore } from '../../dist/index.js';
 import { blockFor } from './crash-workload.mjs';
 
@@ -11,8 +13,9 @@ const v2 = await openDb(v2Path);
 const rs = await RootStore.open(v1, v2, {
   throttle: Number(throttleArg),
   batchBytes: 128 * 1024,
-  worker: threadArg === 'worker' || threadArg === 'worker-journal',
+  worker: threadArg.startsWith('worker'),
   changesetJournal: threadArg === 'worker-journal',
+  handoffBytes: threadArg === 'worker-spill' ? 0 : undefined,
 });
 const say = (line) => process.stdout.write(`${line}\n`);
 rs.events$.subscribe((e) => say(`E ${e.type} ${e.version}`));

@@ -28,6 +28,8 @@ export interface OpenV2HomeOptions {
   confirmCommits?: boolean;
   /** Where the sync keeps v1's handed-over writes beyond its memory budget (MigrationManager). */
   handoffSpillDir?: string;
+  /** Bytes of v1's handed-over writes the sync keeps in memory (MigrationManager). */
+  handoffBytes?: number;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function openV2Home(
     batchBytes: options.batchBytes,
     confirmCommits: options.confirmCommits,
     handoffSpillDir: options.handoffSpillDir,
+    handoffBytes: options.handoffBytes,
   });
   return { sc, ss, manager };
 }

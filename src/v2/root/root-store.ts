@@ -64,6 +64,13 @@ export interface RootStoreOptions {
    * 200 ms) caught up. For nodes whose blocks are seconds apart.
    */
   changesetJournal?: boolean;
+  /**
+   * With a v1 written by cosmos-sdk v0.50+: bytes of v1's writes that each commit hands to
+   * the sync and that it keeps in memory (default 48 MiB, about 40 blocks of 1,000 changes).
+   * On the worker, the rest go to `v2.handoff/` beside v2 and are read back from there;
+   * without the worker, they are read from v1.
+   */
+  handoffBytes?: number;
 }
 
 export type RootStoreEvent =
@@ -381,6 +388,7 @@ export class RootStore {
       history: o.history,
       bufferSize: o.bufferSize,
       batchBytes: o.batchBytes,
+      handoffBytes: o.handoffBytes,
       logger: this.#log,
       maxOldGenerationSizeMb: o.workerHeapMb,
       nice: o.workerNice,
