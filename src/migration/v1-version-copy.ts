@@ -194,11 +194,12 @@ export class V1VersionCopy {
       const spilled = await this.#spill.take(version);
       if (spilled !== undefined) handed = splitByStore(version, spilled).stores;
     }
-    const fromCommit = (name: string) => {
+    // A store's handed-over nodes count only whole (its root record among them).
+    const whole = names.map((name) => {
       const entries = handed?.get(name);
       return entries !== undefined && hasRootRecord(entries, version) ? entries : undefined;
-    };
-    if (names.every((n) => fromCommit(n) !== undefined)) this.#handedVersions.add(version);
+    });
+    if (whole.every((w) => w !== undefined)) this.#handedVersions.add(version);
     return Promise.all([
       this.#source.getCommitInfo(version).catch((err: unknown) => {
         if (
@@ -208,7 +209,7 @@ export class V1VersionCopy {
           return undefined;
         throw err;
       }),
-      ...names.map((name) => fromCommit(name) ?? this.#readStore(name, version)),
+      ...names.map((name, i) => whole[i] ?? this.#readStore(name, version)),
     ]);
   }
 
