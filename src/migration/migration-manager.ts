@@ -172,10 +172,17 @@ export class MigrationManager {
    */
   static async open(options: MigrationManagerOptions): Promise<MigrationManager> {
     const log = (options.logger ?? silentLogger).child({ component: 'migration' });
-    const spill =
-      options.handoffSpillDir !== undefined && options.copyFromV1 !== false
-        ? await HandoffSpill.open(options.handoffSpillDir, log)
-        : undefined;
+    let spill: HandoffSpill | undefined;
+    if (options.handoffSpillDir !== undefined && options.copyFromV1 !== false) {
+      // Only a cache: without it the sync reads those versions from v1.
+      spill = await HandoffSpill.open(options.handoffSpillDir, log).catch((err: unknown) => {
+        log.warn(
+          { err, dir: options.handoffSpillDir },
+          'no handoff spill: the sync reads its backlog from v1',
+        );
+        return undefined;
+      });
+    }
     const m = new MigrationManager(options, spill);
     await m.#load();
     return m;

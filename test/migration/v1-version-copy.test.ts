@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -281,6 +281,18 @@ describe('sync copies node-key versions from v1', () => {
     await spilled.manager.close();
     expect(existsSync(dir)).toBe(false); // nothing of it outlives the migration
     for (const r of [spilled, read]) await r.v2.close();
+    await ms.kv.db.close();
+  });
+
+  it('a spill directory that cannot be made (a file in its way) leaves the sync reading v1, which still copies', async () => {
+    const { ms, blocks, writes } = await nodeKeyV1(6, 3);
+    const file = join(tempDir('spill'), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const r = await syncInto(ms, 6, blocks, true, writes, { dir: join(file, 'v2.handoff'), handoffBytes: 0 });
+    await r.run;
+    expect(r.manager.syncCounts).toEqual({ copied: 3, replayed: 0, handedOver: 0 });
+    expect(readFileSync(file, 'utf8')).toBe('x');
+    await r.v2.close();
     await ms.kv.db.close();
   });
 

@@ -258,7 +258,9 @@ export class RootStore {
     const n = await ChangesetJournal.fold(journalPath(location), v2);
     if (n > 0) log.info({ changesets: n }, 'moved the migration journal into the changeset buffer');
     // A worker that died (or a crash) leaves its spill of handed-over writes; only a cache.
-    await rm(handoffSpillPath(location), { recursive: true, force: true });
+    await rm(handoffSpillPath(location), { recursive: true, force: true }).catch((err: unknown) => {
+      log.warn({ err }, 'could not remove a migration worker spill; the next worker empties it');
+    });
   }
 
   static async #openV2(v1: MultiStoreV1, v2: KvDb, options: RootStoreOptions, switched: boolean) {
