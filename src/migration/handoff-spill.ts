@@ -2,6 +2,7 @@ import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { packBytes, unpackBytes } from '../worker/wire.js';
+import type { V1Writes } from './v1-version-copy.js';
 
 /** Where the spill of the v2 database at `v2Path` lives: beside it, never inside it. */
 export function handoffSpillPath(v2Path: string): string {
@@ -10,12 +11,6 @@ export function handoffSpillPath(v2Path: string): string {
 
 /** A segment file is closed for writing at this size; it is deleted once the sync passed it. */
 const SEGMENT_BYTES = 64 * 1024 * 1024;
-
-/** The puts of v1's batch for one version (full keys), as RootStore handed them over. */
-export interface SpilledWrites {
-  keys: Uint8Array[];
-  values: Uint8Array[];
-}
 
 interface Segment {
   id: number;
@@ -83,7 +78,7 @@ export class HandoffSpill {
    * @example
    * spill.put(102, { keys, values });
    */
-  put(version: number, writes: SpilledWrites): void {
+  put(version: number, writes: V1Writes): void {
     if (this.#closed || this.#records.has(version)) return;
     const bytes = new Uint8Array(packBytes([...writes.keys, ...writes.values]));
     const segment = this.#segmentFor(bytes.length);
@@ -108,7 +103,7 @@ export class HandoffSpill {
    * @example
    * const writes = await spill.take(102);
    */
-  async take(version: number): Promise<SpilledWrites | undefined> {
+  async take(version: number): Promise<V1Writes | undefined> {
     const r = this.#records.get(version);
     if (r === undefined) return undefined;
     this.#records.delete(version);
@@ -154,12 +149,16 @@ export class HandoffSpill {
     const last = this.#segments.at(-1);
     if (last !== undefined && last.size + bytes <= this.#segmentBytes) return last;
     const id = this.#nextId++;
-    const file = open(join(this.#dir, `${String(id).padStart(6, '0')}.seg`), 'w+');
+    const file = open(this.#segmentPath(id), 'w+');
     // Observed by put() and take(); a failed open must not count as unhandled meanwhile.
     file.catch(() => {});
     const segment: Segment = { id, file, size: 0, live: new Set() };
     this.#segments.push(segment);
     return segment;
+  }
+
+  #segmentPath(id: number): string {
+    return join(this.#dir, `${String(id).padStart(6, '0')}.seg`);
   }
 
   /** Deletes a segment once nothing in it is wanted and nothing more goes into it. */
@@ -170,7 +169,7 @@ export class HandoffSpill {
     if (i < 0) return;
     this.#segments.splice(i, 1);
     await closeFile(segment, this.#log);
-    await rm(join(this.#dir, `${String(segment.id).padStart(6, '0')}.seg`), { force: true });
+    await rm(this.#segmentPath(segment.id), { force: true });
   }
 }
 

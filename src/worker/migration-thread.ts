@@ -316,15 +316,18 @@ export class MigrationThread {
     }
   }
 
-  /** The worker has `version` in v2's buffer: out of the journal (after its put). */
+  /** The worker has `version` in v2's buffer: out of the journal. */
   #unjournal(version: number): void {
+    this.#dropJournaled(version).catch((err: unknown) =>
+      this.#log.debug({ err, version }, 'changeset left in the journal'),
+    );
+  }
+
+  /** Deletes changeset `version` from the journal once its put is done, if it went there. */
+  async #dropJournaled(version: number): Promise<void> {
     const put = this.#journaled.get(version);
     this.#journaled.delete(version);
-    put
-      ?.then(async (ok) => {
-        if (ok) await (await this.#journal)?.delete(version);
-      })
-      .catch((err: unknown) => this.#log.debug({ err, version }, 'changeset left in the journal'));
+    if (await put) await (await this.#journal)?.delete(version);
   }
 
   confirm(version: number, writes?: V1Writes): void {
@@ -342,9 +345,7 @@ export class MigrationThread {
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#discards.set(id, { resolve, reject }));
     this.#post({ t: 'discard', id, version });
-    const put = this.#journaled.get(version);
-    this.#journaled.delete(version);
-    if (await put) await (await this.#journal)?.delete(version);
+    await this.#dropJournaled(version);
     await done;
   }
 

@@ -219,7 +219,7 @@ export class RootStore {
       );
     }
     const v2 = new KvDb(v2Db);
-    await RootStore.#foldJournal(v2, log);
+    await RootStore.#takeBackBeside(v2, log);
     const switchedRaw = await v2.get(SWITCHED_KEY);
     const v1 = await MultiStoreV1.open(v1Db, {
       stores: switchedRaw ? undefined : options.stores,
@@ -248,11 +248,11 @@ export class RootStore {
   }
 
   /**
-   * Moves into v2's changeset buffer what a migration worker's journal still holds (a crash
-   * or a dead worker left it), before anything reads the buffer; and removes a dead
-   * worker's spill of handed-over writes.
+   * What a migration worker leaves beside v2 (a crash, a worker that died, or a close): moves
+   * what its journal still holds into v2's changeset buffer, before anything reads the buffer,
+   * and removes its spill of handed-over writes.
    */
-  static async #foldJournal(v2: KvDb, log: Logger): Promise<void> {
+  static async #takeBackBeside(v2: KvDb, log: Logger): Promise<void> {
     const location = (v2.db as { location?: unknown }).location;
     if (typeof location !== 'string') return;
     const n = await ChangesetJournal.fold(journalPath(location), v2);
@@ -415,7 +415,7 @@ export class RootStore {
     if (thread === undefined) return;
     await thread.close();
     if (this.#v2.db.status === 'closed') await this.#v2.db.open();
-    await RootStore.#foldJournal(this.#v2, this.#log);
+    await RootStore.#takeBackBeside(this.#v2, this.#log);
     this.#home = await openV2Home(this.#v2, this.v1, { ...this.#options, confirmCommits: true });
     this.#follow(this.#home.manager);
     this.#thread = undefined;
@@ -761,7 +761,7 @@ export class RootStore {
       // The caller's handle is open again, as it was given, with the journal's leftovers in it.
       if (this.#v2.db.status === 'closed') await this.#v2.db.open();
       this.#thread = undefined;
-      await RootStore.#foldJournal(this.#v2, this.#log);
+      await RootStore.#takeBackBeside(this.#v2, this.#log);
     } else {
       await this.#home.manager.close();
     }
