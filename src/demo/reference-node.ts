@@ -5,6 +5,7 @@ import type { LevelDatabase } from '../db/kv-db.js';
 import { openDb } from '../db/open-db.js';
 import type { Changeset } from '../encoding/changeset.js';
 import { StoreMigrateError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 
 /** What the reference worker is asked to do, and what it answers. */
@@ -15,7 +16,7 @@ export type ReferenceRequest =
   | { id: number; op: 'close' };
 
 export type ReferenceResponse =
-  | { id: number; ok: true; appHash?: Uint8Array; appHashes?: Uint8Array[] }
+  | { id: number; ok: true; appHash?: Uint8Array; appHashes?: Uint8Array[]; warning?: string }
   | { id: number; ok: false; code?: string; message: string };
 
 /** The reference v1 itself: a plain MultiStoreV1 that commits what it is given. */
@@ -87,6 +88,13 @@ function opened(state: { store?: ReferenceStore }): ReferenceStore {
 const WORKER_URL = new URL('./reference-worker.js', import.meta.url);
 
 /**
+ * The reference's worker runs at the lowest priority: it only checks, and its blocks may lag
+ * (their hashes are compared as they come and at the end), so it takes only the CPU that the
+ * node and its migration leave and does not count in the latencies the demo reports.
+ */
+const REFERENCE_NICE = 19;
+
+/**
  * The reference node of the demo: a copy of v1 that commits the same blocks without any
  * migration, for the app hashes to compare with. It runs in a worker thread when the
  * compiled worker is there (the node under test keeps its own thread), in this thread
@@ -118,12 +126,27 @@ export class ReferenceNode {
     }
   }
 
-  /** Opens the reference v1 at `path`; `worker: false` keeps it in this thread. */
-  static async open(path: string, options: { worker?: boolean } = {}): Promise<ReferenceNode> {
+  /**
+   * Opens the reference v1 at `path`; `worker: false` keeps it in this thread.
+   * @example
+   * const ref = await ReferenceNode.open(join(home, 'reference.db'), { logger });
+   * const theirs = await ref.commit(ci.version, changeset);
+   */
+  static async open(
+    path: string,
+    options: { worker?: boolean; logger?: Logger } = {},
+  ): Promise<ReferenceNode> {
     const useWorker = options.worker ?? existsSync(fileURLToPath(WORKER_URL));
-    const node = new ReferenceNode(useWorker ? new Worker(WORKER_URL) : undefined);
+    const worker = useWorker ? new Worker(WORKER_URL, { workerData: { nice: REFERENCE_NICE } }) : undefined;
+    const node = new ReferenceNode(worker);
     try {
-      await node.#request({ op: 'open', path });
+      const opened = await node.#request({ op: 'open', path });
+      if (opened.warning !== undefined) {
+        (options.logger ?? silentLogger).warn(
+          { reason: opened.warning },
+          'could not lower the reference thread priority: it competes with the node for the CPU',
+        );
+      }
     } catch (err) {
       await node.#worker?.terminate();
       throw err;

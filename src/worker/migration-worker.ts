@@ -1,4 +1,3 @@
-import { setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Subject } from 'rxjs';
@@ -12,6 +11,7 @@ import type { MigrationManager } from '../migration/migration-manager.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { openV2Home } from '../v2/home/open-v2-home.js';
 import { RemoteLevel } from './remote-level.js';
+import { lowerThreadPriority } from './thread-priority.js';
 import { unpackBytes } from './wire.js';
 import { type FromWorker, type MigrationWorkerData, type ToWorker, workerState } from './worker-messages.js';
 
@@ -39,20 +39,6 @@ const V2_MAX_FILE_SIZE = 2 * 1024 * 1024;
 function workerLogger(level: string): Logger {
   const stream = { write: (line: string) => post({ t: 'log', line }) };
   return pino({ level, base: undefined }, stream);
-}
-
-/**
- * Lowers this thread's CPU priority, so that where it competes with the node's thread for a
- * core the node's commits come first. Only on Linux, where a thread has a priority of its own
- * (setpriority of "0" is the calling thread); elsewhere it would be the whole process.
- */
-function lowerPriority(nice: number, log: Logger): void {
-  if (process.platform !== 'linux' || nice === 0) return;
-  try {
-    setPriority(nice);
-  } catch (err) {
-    log.warn({ err, nice }, 'could not lower the migration worker thread priority');
-  }
 }
 
 /** One message of the node thread's (worker-messages.ts), for the migration under way. */
@@ -107,7 +93,9 @@ function onMessage(
 
 async function run(): Promise<void> {
   const log = workerLogger(data.logLevel);
-  lowerPriority(data.nice, log);
+  const niceError = lowerThreadPriority(data.nice);
+  if (niceError)
+    log.warn({ err: niceError, nice: data.nice }, 'could not lower the migration worker thread priority');
   const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
   const v1 = await MultiStoreV1.open(remote as unknown as LevelDatabase, { readOnly: true });
   // Not flushed at close: the node thread reopens v2 right after, and the switch waits for it.

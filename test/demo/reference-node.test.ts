@@ -1,4 +1,6 @@
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open-db.js';
 import { ReferenceNode } from '../../src/demo/reference-node.js';
@@ -7,6 +9,7 @@ import { isStoreMigrateError } from '../../src/errors.js';
 import { MultiStoreV1 } from '../../src/v1/multi-store-v1.js';
 import { generateSyntheticState } from '../../src/workload/synthetic-state.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { threadNices } from '../helpers/thread-nices.js';
 
 const tempDir = useTempDirs();
 
@@ -37,5 +40,28 @@ describe('ReferenceNode (in this thread)', () => {
     expect(ms.latestVersion).toBe(5);
     expect((await ms.getCommitInfo(4)).appHash).toEqual(h4);
     await check.close();
+  });
+});
+
+describe.runIf(process.platform === 'linux')('ReferenceNode (in its worker, as the built demo runs it)', () => {
+  it('runs at nice 19, so that it takes only the CPU the node and its migration leave', async () => {
+    const path = join(tempDir('ref-nice'), 'reference.db');
+    const db = await openDb(path);
+    await generateSyntheticState(db, { stores: 1, keys: 200, versions: 2 });
+    await db.close();
+    // The worker exists only in the build (npm run build), as with the migration worker.
+    const built = pathToFileURL(join(import.meta.dirname, '../../dist/demo/reference-node.js')).href;
+    const { ReferenceNode: Built } = (await import(built)) as { ReferenceNode: typeof ReferenceNode };
+    const before = threadNices();
+    const ref = await Built.open(path);
+    try {
+      expect(ref.inWorker).toBe(true);
+      expect(getPriority()).toBe(0);
+      const added = threadNices().filter((n) => n === 19).length - before.filter((n) => n === 19).length;
+      expect(added).toBe(1);
+      expect(await ref.appHashes(2, 2)).toHaveLength(1);
+    } finally {
+      await ref.close();
+    }
   });
 });

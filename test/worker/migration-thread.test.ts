@@ -1,22 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/open-db.js';
 import { RootStore } from '../../src/v2/root/root-store.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { threadNices } from '../helpers/thread-nices.js';
 import { buildV1 } from '../helpers/v1-builder.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const tempDir = useTempDirs();
-
-/** The nice value of every thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
-function threadNices(): number[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
-}
 
 describe.runIf(process.platform === 'linux')('MigrationThread: CPU priority', () => {
   it.each([
