@@ -3,13 +3,14 @@ import { DEMO_DEFAULTS, type DemoSummary, runDemo as runDemoNode } from '../demo
 import type { SyntheticStateProgress } from '../workload/synthetic-state.js';
 import { EXIT_FAILED, EXIT_OK, printResult } from './cli-context.js';
 import { displayLogger, MigrationProgressDisplay } from './migration-progress.js';
-import { type CommandOptions, intOption } from './options.js';
+import { type CommandOptions, choiceOption, intOption, workerOptions } from './options.js';
 import { formatCount, formatDuration, ProgressLine } from './progress-line.js';
 import { catchSignals, signalExitCode } from './signals.js';
 
 /**
- * `demo [--home DIR] [--stores N] [--keys N] [--blocks N] [--block-keys N] [--block-interval-ms N]
- * [--rpc-port P] [--throttle N]`: a simulated node that migrates in the background while it
+ * `demo [--home DIR] [--stores N] [--keys N] [--layout L] [--blocks N] [--block-keys N] [--block-interval-ms N]
+ * [--rpc-port P] [--throttle N] [--blocks-before N] [--no-worker] [--changeset-journal]
+ * [--worker-nice N]`: a simulated node that migrates in the background while it
  * commits blocks. Exits 1 when an app hash differs from the reference's.
  */
 export async function runDemo(opts: CommandOptions): Promise<number> {
@@ -17,13 +18,14 @@ export async function runDemo(opts: CommandOptions): Promise<number> {
     home: typeof opts.home === 'string' ? opts.home : undefined,
     stores: intOption(opts, 'demo', 'stores', '--stores'),
     keys: intOption(opts, 'demo', 'keys', '--keys'),
+    layout: choiceOption(opts, 'demo', 'layout', '--layout', ['legacy', 'node-key'] as const),
     blocks: intOption(opts, 'demo', 'blocks', '--blocks', 0),
     blockKeys: intOption(opts, 'demo', 'blockKeys', '--block-keys'),
     blockIntervalMs: intOption(opts, 'demo', 'blockIntervalMs', '--block-interval-ms', 0),
     rpcPort: intOption(opts, 'demo', 'rpcPort', '--rpc-port', 0),
     throttle: intOption(opts, 'demo', 'throttle', '--throttle'),
     blocksBefore: intOption(opts, 'demo', 'blocksBefore', '--blocks-before', 0),
-    worker: opts.worker !== false,
+    ...workerOptions(opts, 'demo'),
   };
   const enabled = opts.progress !== false;
   const display = new MigrationProgressDisplay({ label: 'demo', enabled });

@@ -19,6 +19,19 @@ interface CommandSpec {
   run?: (opts: Record<string, unknown> & GlobalOptions) => Promise<number>;
 }
 
+/** The flags of the commands that run a node: how its background migration runs. */
+const WORKER_FLAGS: Array<[string, string]> = [
+  ['--no-worker', "run the migration on the node's thread instead of a worker thread"],
+  [
+    '--changeset-journal',
+    'commits do not wait for the worker (for blocks seconds apart; see docs/operations.md)',
+  ],
+  [
+    '--worker-nice <n>',
+    'nice value of the worker thread on Linux, 0 to 19 (default 0; see docs/operations.md)',
+  ],
+];
+
 const commands: CommandSpec[] = [
   {
     name: 'generate',
@@ -86,13 +99,14 @@ const commands: CommandSpec[] = [
       ['--home <dir>', 'node home (default ./.store-migrate-demo)'],
       ['--stores <n>', 'number of stores'],
       ['--keys <n>', 'number of keys'],
+      ['--layout <layout>', 'tree layout of the generated v1: legacy (the default) or node-key (v0.50+)'],
       ['--blocks <n>', 'blocks to commit after the switch'],
       ['--block-keys <n>', 'changes per block'],
       ['--block-interval-ms <n>', 'time between blocks'],
       ['--rpc-port <port>', 'serve JSON-RPC during the run'],
       ['--throttle <n>', 'at most N leaves per second for the migration (default: none)'],
       ['--blocks-before <n>', 'blocks committed before the migration starts (default 10)'],
-      ['--no-worker', "run the migration on the node's thread instead of a worker thread"],
+      ...WORKER_FLAGS,
     ],
     run: runDemo,
   },
@@ -104,7 +118,7 @@ const commands: CommandSpec[] = [
       ['--host <host>', 'bind address (default 127.0.0.1)'],
       ['--port <port>', 'port (default 8547; 0 picks a free one)'],
       ['--throttle <n>', 'at most N leaves per second during the background restore'],
-      ['--no-worker', "run the migration on the node's thread instead of a worker thread"],
+      ...WORKER_FLAGS,
     ],
     run: runServe,
   },

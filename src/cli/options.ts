@@ -166,3 +166,28 @@ export async function withDatabase<T>(db: LevelDatabase, fn: (db: LevelDatabase)
   await db.close();
   return result;
 }
+
+/** How the background migration runs: RootStore's `worker`, `changesetJournal` and `workerNice`. */
+export interface WorkerOptions {
+  worker: boolean;
+  changesetJournal: boolean;
+  workerNice: number | undefined;
+}
+
+/**
+ * `--no-worker`, `--changeset-journal` and `--worker-nice N` (0 to 19). The last two tune the
+ * worker thread, so either one with `--no-worker` is a usage error rather than ignored.
+ */
+export function workerOptions(opts: CommandOptions, command: string): WorkerOptions {
+  const worker = opts.worker !== false;
+  const changesetJournal = opts.changesetJournal === true;
+  const workerNice = intOption(opts, command, 'workerNice', '--worker-nice', 0);
+  if (workerNice !== undefined && workerNice > 19) {
+    throw usage(command, `--worker-nice must be at most 19, not ${workerNice}`);
+  }
+  if (!worker && (changesetJournal || workerNice !== undefined)) {
+    const flag = changesetJournal ? '--changeset-journal' : '--worker-nice';
+    throw usage(command, `${flag} tunes the worker thread; it cannot go with --no-worker`);
+  }
+  return { worker, changesetJournal, workerNice };
+}

@@ -6,7 +6,14 @@ import { type RpcServer, startRpcServer } from '../rpc/rpc-server.js';
 import { openNodeHome } from '../v2/root/node-home.js';
 import { RootStore } from '../v2/root/root-store.js';
 import { EXIT_OK, printResult } from './cli-context.js';
-import { type CommandOptions, commandLogger, intOption, requiredOption } from './options.js';
+import {
+  type CommandOptions,
+  commandLogger,
+  intOption,
+  requiredOption,
+  type WorkerOptions,
+  workerOptions,
+} from './options.js';
 import { catchSignals } from './signals.js';
 
 /** The default RPC port: clear of CometBFT (26657), the Cosmos REST API (1317) and gRPC (9090). */
@@ -20,7 +27,8 @@ function usage(message: string): StoreMigrateError {
 }
 
 /**
- * `serve --home DIR [--host H] [--port P] [--throttle N]`: opens a node home as a node does on
+ * `serve --home DIR [--host H] [--port P] [--throttle N] [--no-worker] [--changeset-journal]
+ * [--worker-nice N]`: opens a node home as a node does on
  * startup (the background migration starts or resumes if v2 is behind v1, and the store
  * switches once it has caught up), serves JSON-RPC until SIGINT or SIGTERM, then closes
  * cleanly. Logs (pino JSON, the RPC server's included) go to stderr, or to the file of
@@ -34,17 +42,14 @@ export async function runServe(opts: CommandOptions): Promise<number> {
   const port = intOption(opts, 'serve', 'port', '--port', 0) ?? DEFAULT_SERVE_PORT;
   if (port > 65535) throw usage(`--port must be at most 65535, not ${port}`);
   const throttle = intOption(opts, 'serve', 'throttle', '--throttle');
+  const how = workerOptions(opts, 'serve');
   const logger = commandLogger(opts, { quietLevel: 'info' });
 
   // Before touching the home: a port that is taken must not leave a half-started migration behind.
   await assertPortFree(host, port);
   const signals = catchSignals(logger);
   try {
-    return await serveUntilSignal(
-      opts,
-      { home, host, port, throttle, worker: opts.worker !== false, logger },
-      signals.signal,
-    );
+    return await serveUntilSignal(opts, { home, host, port, throttle, ...how, logger }, signals.signal);
   } finally {
     signals.release();
   }
@@ -57,9 +62,8 @@ async function serveUntilSignal(
     host: string;
     port: number;
     throttle: number | undefined;
-    worker: boolean;
     logger: Logger;
-  },
+  } & WorkerOptions,
   stop: Promise<NodeJS.Signals>,
 ): Promise<number> {
   const { home, logger } = o;
@@ -70,6 +74,8 @@ async function serveUntilSignal(
       logger,
       throttle: o.throttle,
       worker: o.worker,
+      changesetJournal: o.changesetJournal,
+      workerNice: o.workerNice,
     });
   } catch (err) {
     await nodeHome.close();

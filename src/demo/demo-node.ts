@@ -3,6 +3,7 @@ import type { Subscription } from 'rxjs';
 import { openDb } from '../db/open-db.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import { StoreMigrateError } from '../errors.js';
+import type { TreeLayout } from '../iavl/node-db.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { MultiStoreV1 } from '../v1/multi-store-v1.js';
 import { type NodeHome, openNodeHome } from '../v2/root/node-home.js';
@@ -31,6 +32,11 @@ export interface DemoOptions {
   keys?: number;
   /** Versions of history written before the node starts. Default 10. */
   versions?: number;
+  /**
+   * Tree layout of the generated v1: `legacy` (cosmos-sdk ≤ v0.47) or `node-key` (v0.50+, what
+   * live chains run). Default legacy.
+   */
+  layout?: TreeLayout;
   /** Blocks committed before the migration starts (latency without a migration). Default 10. */
   blocksBefore?: number;
   /** Blocks committed on v2 after the switch. Default 20. */
@@ -43,6 +49,10 @@ export interface DemoOptions {
   throttle?: number;
   /** Run the migration on a worker thread (RootStore `worker`). Default true. */
   worker?: boolean;
+  /** RootStore's `changesetJournal`: commits do not wait for the worker. Default false. */
+  changesetJournal?: boolean;
+  /** RootStore's `workerNice`: the worker thread's nice value on Linux. Default 0. */
+  workerNice?: number;
   /** Seed of the synthetic state; the blocks use seed + 1. Default 1. */
   seed?: number;
   /** Serve JSON-RPC on this port during the run (0: any free port). */
@@ -67,6 +77,7 @@ type Defaulted =
   | 'stores'
   | 'keys'
   | 'versions'
+  | 'layout'
   | 'blocksBefore'
   | 'blocks'
   | 'blockKeys'
@@ -81,6 +92,7 @@ export const DEMO_DEFAULTS: Readonly<Required<Pick<DemoOptions, Defaulted>>> = {
   stores: 4,
   keys: 200_000,
   versions: 10,
+  layout: 'legacy',
   blocksBefore: 10,
   blocks: 20,
   blockKeys: 500,
@@ -166,7 +178,14 @@ export interface DemoSummary {
     /** Start to start, as committed (longer when commits are slow; see `headroom`). */
     actualIntervalMs: { p50: number; max: number };
   };
-  state: { stores: string[]; keys: number; versions: number; liveKeysAtEnd: number; generateMs: number };
+  state: {
+    stores: string[];
+    keys: number;
+    versions: number;
+    layout: TreeLayout;
+    liveKeysAtEnd: number;
+    generateMs: number;
+  };
   paths: DemoPaths;
   rpc: { url: string } | null;
   durationMs: number;
@@ -192,6 +211,12 @@ function resolveOptions(options: DemoOptions): ResolvedOptions {
         `${name} must be a non-negative integer, not ${o[name]}`,
       );
     }
+  }
+  if (o.layout !== 'legacy' && o.layout !== 'node-key') {
+    throw new StoreMigrateError(
+      'ERR_INVALID_PARAMS',
+      `layout must be legacy or node-key, not ${String(o.layout)}`,
+    );
   }
   return o;
 }
@@ -231,6 +256,7 @@ async function generate(
     const ms = await MultiStoreV1.open(db, {
       stores: syntheticStoreNames(o.stores),
       cacheBytes: generationCacheBytes(o.keys),
+      layout: o.layout,
     });
     await generateSyntheticState(
       ms,
@@ -366,12 +392,14 @@ class DemoRun {
     const node = await openNodeHome(paths.home);
     const closing: Array<() => Promise<void>> = [() => node.close()];
     try {
-      const ref = await ReferenceNode.open(paths.reference, { worker: o.referenceWorker });
+      const ref = await ReferenceNode.open(paths.reference, { worker: o.referenceWorker, logger });
       closing.push(() => ref.close());
       const store = await RootStore.open(node.v1, node.v2, {
         migrate: false,
         throttle: o.throttle,
         worker: o.worker ?? true,
+        changesetJournal: o.changesetJournal,
+        workerNice: o.workerNice,
         logger,
       });
       closing.push(() => store.close());
@@ -573,6 +601,7 @@ class DemoRun {
         stores: store.v1.storeNames(),
         keys: o.keys,
         versions: o.versions,
+        layout: o.layout,
         liveKeysAtEnd: this.#maker.liveKeys,
         generateMs: Math.round(generateMs),
       },

@@ -132,6 +132,10 @@ export class MigrationThread {
         ...(o.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb } : {}),
       },
     });
+    this.#log.debug(
+      { height: o.height, journal: this.#journaling, nice: data.nice, handoffBytes: o.handoffBytes },
+      'migration worker started',
+    );
     this.#worker.on('message', (msg: FromWorker) => this.#onMessage(msg));
     this.#stopped = new Promise<void>((resolve) => {
       this.#worker.on('error', (err) => this.#died(err));

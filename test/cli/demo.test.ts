@@ -69,6 +69,24 @@ describe('demo', () => {
     expect(h.stdout).toContain(join(home, 'reference.db'));
   });
 
+  it('--layout node-key generates a v0.50+ v1; --changeset-journal and --worker-nice reach the node', () => {
+    const home = join(tempDir('cli-demo-nk'), 'home');
+    const tuned = ['--layout', 'node-key', '--changeset-journal', '--worker-nice', '5'];
+    const r = runCli(['demo', '--home', home, ...TINY, ...tuned, '--json', '--no-progress', '--verbose']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ appHashContinuity: true, mismatches: [], state: { layout: 'node-key' } });
+    expect(s.finalVersion).toBe(s.switchedAtVersion + 5);
+    // The reference is the generated v1 as it was, fed the same blocks: its trees are iavl v1's.
+    const v1 = runCli(['inspect', '--v1', join(home, 'reference.db'), '--json']);
+    expect(v1.code, v1.stderr).toBe(0);
+    const layouts = JSON.parse(v1.stdout).stores.map((x: { treeLayout: string }) => x.treeLayout);
+    expect(layouts).toEqual(Array(2).fill('node-key'));
+    // The worker was started with the journal and the nice value (its debug log says so).
+    expect(r.stderr).toMatch(/"journal":true/);
+    expect(r.stderr).toMatch(/"nice":5/);
+  });
+
   it('refuses a home it did not make (exit 2), and bad options', () => {
     const home = tempDir('cli-demo-other');
     writeFileSync(join(home, 'notes.txt'), 'mine');
@@ -81,5 +99,17 @@ describe('demo', () => {
     const bad = runCli(['demo', '--home', join(home, 'x'), '--keys', 'many']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^ERR_USAGE: --keys must be a positive integer/);
+    for (const [args, message] of [
+      [['--layout', 'mixed'], '--layout must be one of legacy, node-key'],
+      [['--worker-nice', '20'], '--worker-nice must be at most 19'],
+      [['--worker-nice', '-1'], '--worker-nice must be an integer of at least 0'],
+      [['--no-worker', '--changeset-journal'], '--changeset-journal tunes the worker thread'],
+      [['--no-worker', '--worker-nice', '3'], '--worker-nice tunes the worker thread'],
+    ] as const) {
+      const u = runCli(['demo', '--home', join(home, 'y'), ...args]);
+      expect(u.code, args.join(' ')).toBe(2);
+      expect(u.stderr, args.join(' ')).toMatch(/^ERR_USAGE: /);
+      expect(u.stderr, args.join(' ')).toContain(message);
+    }
   });
 });

@@ -165,6 +165,8 @@ describe('serve', () => {
       ['--home', dir, '--port', 'abc'],
       ['--home', dir, '--port', '70000'],
       ['--home', dir, '--port', '-1'],
+      ['--home', dir, '--port', '0', '--worker-nice', '20'],
+      ['--home', dir, '--port', '0', '--no-worker', '--changeset-journal'],
     ]) {
       const r = runCli(['serve', ...args]);
       expect(r.code, args.join(' ')).toBe(2);
