@@ -111,6 +111,7 @@ export function formatSummary(s: DemoSummary): string {
     `  migration: ${formatCount(m.leaves)} leaves restored in ${formatDuration(m.restoreMs / 1000)} ` +
       `(${formatCount(m.leavesPerSec)} leaves/s), ${m.syncedVersions} versions replayed, ` +
       `switched ${formatDuration(m.durationMs / 1000)} after the start${m.throttle ? ` (throttle ${formatCount(m.throttle)}/s)` : ''}`,
+    `  v1 ${s.state.layout} layout; migration on ${m.thread === 'worker' ? `the worker thread (changeset journal ${m.changesetJournal ? 'on' : 'off'}, nice ${m.workerNice})` : "the node's thread"}`,
     `  blocks: ${s.blocks.changesPerBlock} changes every ${s.blocks.intervalMs} ms ` +
       `(as committed: p50 ${s.blocks.actualIntervalMs.p50} ms, max ${s.blocks.actualIntervalMs.max} ms); ` +
       `${s.blocks.before} before, ${s.blocks.during} during, ${s.blocks.after} after the migration`,

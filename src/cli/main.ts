@@ -19,17 +19,15 @@ interface CommandSpec {
   run?: (opts: Record<string, unknown> & GlobalOptions) => Promise<number>;
 }
 
-/** The flags of the commands that run a node: how its background migration runs. */
+/**
+ * The flags of the commands that run a node: how its background migration runs. Their
+ * defaults are RootStore's (journal off, nice 0) for serve; the demo's depend on its layout.
+ */
 const WORKER_FLAGS: Array<[string, string]> = [
   ['--no-worker', "run the migration on the node's thread instead of a worker thread"],
-  [
-    '--changeset-journal',
-    'commits do not wait for the worker (for blocks seconds apart; see docs/operations.md)',
-  ],
-  [
-    '--worker-nice <n>',
-    'nice value of the worker thread on Linux, 0 to 19 (default 0; see docs/operations.md)',
-  ],
+  ['--changeset-journal', 'commits do not wait for the worker (for blocks seconds apart)'],
+  ['--no-changeset-journal', 'commits wait for the worker to buffer their changeset'],
+  ['--worker-nice <n>', "the worker thread's nice value on Linux, 0 to 19"],
 ];
 
 const commands: CommandSpec[] = [
@@ -99,7 +97,7 @@ const commands: CommandSpec[] = [
       ['--home <dir>', 'node home (default ./.store-migrate-demo)'],
       ['--stores <n>', 'number of stores'],
       ['--keys <n>', 'number of keys'],
-      ['--layout <layout>', 'tree layout of the generated v1: legacy (the default) or node-key (v0.50+)'],
+      ['--layout <layout>', 'tree layout of the generated v1: node-key (v0.50+, the default) or legacy'],
       ['--blocks <n>', 'blocks to commit after the switch'],
       ['--block-keys <n>', 'changes per block'],
       ['--block-interval-ms <n>', 'time between blocks'],

@@ -170,22 +170,23 @@ export async function withDatabase<T>(db: LevelDatabase, fn: (db: LevelDatabase)
 /** How the background migration runs: RootStore's `worker`, `changesetJournal` and `workerNice`. */
 export interface WorkerOptions {
   worker: boolean;
-  changesetJournal: boolean;
+  /** undefined: neither --changeset-journal nor --no-changeset-journal (the command's default). */
+  changesetJournal: boolean | undefined;
   workerNice: number | undefined;
 }
 
 /**
- * `--no-worker`, `--changeset-journal` and `--worker-nice N` (0 to 19). The last two tune the
- * worker thread, so either one with `--no-worker` is a usage error rather than ignored.
+ * `--no-worker`, `--[no-]changeset-journal` and `--worker-nice N` (0 to 19). The last two tune
+ * the worker thread, so turning either on with `--no-worker` is a usage error rather than ignored.
  */
 export function workerOptions(opts: CommandOptions, command: string): WorkerOptions {
   const worker = opts.worker !== false;
-  const changesetJournal = opts.changesetJournal === true;
+  const changesetJournal = typeof opts.changesetJournal === 'boolean' ? opts.changesetJournal : undefined;
   const workerNice = intOption(opts, command, 'workerNice', '--worker-nice', 0);
   if (workerNice !== undefined && workerNice > 19) {
     throw usage(command, `--worker-nice must be at most 19, not ${workerNice}`);
   }
-  if (!worker && (changesetJournal || workerNice !== undefined)) {
+  if (!worker && (changesetJournal === true || (workerNice ?? 0) > 0)) {
     const flag = changesetJournal ? '--changeset-journal' : '--worker-nice';
     throw usage(command, `${flag} tunes the worker thread; it cannot go with --no-worker`);
   }

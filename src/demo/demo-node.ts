@@ -33,8 +33,8 @@ export interface DemoOptions {
   /** Versions of history written before the node starts. Default 10. */
   versions?: number;
   /**
-   * Tree layout of the generated v1: `legacy` (cosmos-sdk ≤ v0.47) or `node-key` (v0.50+, what
-   * live chains run). Default legacy.
+   * Tree layout of the generated v1: `node-key` (cosmos-sdk v0.50+, what live chains run;
+   * the default) or `legacy` (v0.47 and before).
    */
   layout?: TreeLayout;
   /** Blocks committed before the migration starts (latency without a migration). Default 10. */
@@ -49,9 +49,15 @@ export interface DemoOptions {
   throttle?: number;
   /** Run the migration on a worker thread (RootStore `worker`). Default true. */
   worker?: boolean;
-  /** RootStore's `changesetJournal`: commits do not wait for the worker. Default false. */
+  /**
+   * RootStore's `changesetJournal`: commits do not wait for the worker. Default: with a
+   * node-key v1 and the worker, what docs/operations.md advises for blocks spaced as on a
+   * chain (the sync copies a block for a fraction of what the node's commit costs, so it
+   * catches up on spare CPU); off with a legacy v1, whose sync replays each block and needs
+   * the commits' waits to catch up on two cores.
+   */
   changesetJournal?: boolean;
-  /** RootStore's `workerNice`: the worker thread's nice value on Linux. Default 0. */
+  /** RootStore's `workerNice` (Linux). Default: 10 with a node-key v1 and the worker, else 0. */
   workerNice?: number;
   /** Seed of the synthetic state; the blocks use seed + 1. Default 1. */
   seed?: number;
@@ -92,7 +98,7 @@ export const DEMO_DEFAULTS: Readonly<Required<Pick<DemoOptions, Defaulted>>> = {
   stores: 4,
   keys: 200_000,
   versions: 10,
-  layout: 'legacy',
+  layout: 'node-key',
   blocksBefore: 10,
   blocks: 20,
   blockKeys: 500,
@@ -167,6 +173,10 @@ export interface DemoSummary {
     /** Versions replayed from the buffer after the restore (height + 1 .. switch). */
     syncedVersions: number;
     throttle: number | null;
+    /** Where the migration ran, and the worker's tuning (RootStore's options). */
+    thread: 'worker' | 'main';
+    changesetJournal: boolean;
+    workerNice: number;
   };
   blocks: {
     before: number;
@@ -212,6 +222,15 @@ function resolveOptions(options: DemoOptions): ResolvedOptions {
       );
     }
   }
+  if (
+    o.workerNice !== undefined &&
+    !(Number.isSafeInteger(o.workerNice) && o.workerNice >= 0 && o.workerNice <= 19)
+  ) {
+    throw new StoreMigrateError(
+      'ERR_INVALID_PARAMS',
+      `workerNice must be an integer from 0 to 19, not ${o.workerNice}`,
+    );
+  }
   if (o.layout !== 'legacy' && o.layout !== 'node-key') {
     throw new StoreMigrateError(
       'ERR_INVALID_PARAMS',
@@ -219,6 +238,15 @@ function resolveOptions(options: DemoOptions): ResolvedOptions {
     );
   }
   return o;
+}
+
+/** The worker's tuning: as given, or the default for the layout (see DemoOptions). */
+function migrationTuning(o: ResolvedOptions): { changesetJournal: boolean; workerNice: number } {
+  const tuned = o.layout === 'node-key' && o.worker !== false;
+  return {
+    changesetJournal: o.changesetJournal ?? tuned,
+    workerNice: o.workerNice ?? (tuned ? 10 : 0),
+  };
 }
 
 /** p50 and p99 of `a` ÷ `b`, to 0.01 (null where `b` has no blocks). */
@@ -398,8 +426,7 @@ class DemoRun {
         migrate: false,
         throttle: o.throttle,
         worker: o.worker ?? true,
-        changesetJournal: o.changesetJournal,
-        workerNice: o.workerNice,
+        ...migrationTuning(o),
         logger,
       });
       closing.push(() => store.close());
@@ -588,6 +615,8 @@ class DemoRun {
         leavesPerSec: restoreMs > 0 ? Math.round((leaves * 1000) / restoreMs) : 0,
         syncedVersions: switchedAtVersion - m.height,
         throttle: o.throttle ?? null,
+        thread: o.worker === false ? 'main' : 'worker',
+        ...migrationTuning(o),
       },
       blocks: {
         before: byStage('before').length,

@@ -53,6 +53,9 @@ describe('demo', () => {
     expect(duringOverBefore.p50).toBeCloseTo(s.commitLatencyMs.during.p50 / s.commitLatencyMs.before.p50, 1);
     expect(duringOverBefore.p99).toBeCloseTo(s.commitLatencyMs.during.p99 / s.commitLatencyMs.before.p99, 1);
     expect(s.migration).toMatchObject({ height: expect.any(Number), leaves: expect.any(Number) });
+    // A v0.50+ v1 by default, with the worker tuned for spaced blocks.
+    expect(s.state.layout).toBe('node-key');
+    expect(s.migration).toMatchObject({ thread: 'worker', changesetJournal: true, workerNice: 10 });
     expect(s.migration.leavesPerSec).toBeGreaterThan(0);
     expect(s.migration.durationMs).toBeGreaterThan(0);
     // Messages go to stderr, the document alone to stdout.
@@ -60,22 +63,37 @@ describe('demo', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
 
     // The human form, in the same home (the earlier run's data is wiped first).
-    const h = runCli(['demo', '--home', home, ...TINY, '--blocks', '2', '--no-progress']);
+    const h = runCli([
+      'demo',
+      '--home',
+      home,
+      ...TINY,
+      '--blocks',
+      '2',
+      '--layout',
+      'legacy',
+      '--no-progress',
+    ]);
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toMatch(/^demo finished in /);
     expect(h.stdout).toMatch(/app-hash continuity: true/);
     expect(h.stdout).toMatch(/before migration +\d/);
     expect(h.stdout).toMatch(/during ÷ before +\d+\.\d\d× +\d+\.\d\d×/);
     expect(h.stdout).toContain(join(home, 'reference.db'));
+    // A legacy v1's sync replays every block: no journal and no nice by default.
+    expect(h.stdout).toContain(
+      'v1 legacy layout; migration on the worker thread (changeset journal off, nice 0)',
+    );
   });
 
-  it('--layout node-key generates a v0.50+ v1; --changeset-journal and --worker-nice reach the node', () => {
+  it('--layout node-key generates a v0.50+ v1; --no-changeset-journal and --worker-nice reach the node', () => {
     const home = join(tempDir('cli-demo-nk'), 'home');
-    const tuned = ['--layout', 'node-key', '--changeset-journal', '--worker-nice', '5'];
+    const tuned = ['--layout', 'node-key', '--no-changeset-journal', '--worker-nice', '5'];
     const r = runCli(['demo', '--home', home, ...TINY, ...tuned, '--json', '--no-progress', '--verbose']);
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ appHashContinuity: true, mismatches: [], state: { layout: 'node-key' } });
+    expect(s.migration).toMatchObject({ changesetJournal: false, workerNice: 5 });
     expect(s.finalVersion).toBe(s.switchedAtVersion + 5);
     // The reference is the generated v1 as it was, fed the same blocks: its trees are iavl v1's.
     const v1 = runCli(['inspect', '--v1', join(home, 'reference.db'), '--json']);
@@ -83,7 +101,7 @@ describe('demo', () => {
     const layouts = JSON.parse(v1.stdout).stores.map((x: { treeLayout: string }) => x.treeLayout);
     expect(layouts).toEqual(Array(2).fill('node-key'));
     // The worker was started with the journal and the nice value (its debug log says so).
-    expect(r.stderr).toMatch(/"journal":true/);
+    expect(r.stderr).toMatch(/"journal":false/);
     expect(r.stderr).toMatch(/"nice":5/);
   });
 

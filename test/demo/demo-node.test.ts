@@ -123,6 +123,18 @@ describe('runDemo', () => {
     expect(readdirSync(home).sort()).toEqual(['application.db', 'precious.txt']);
   });
 
+  it.each([
+    [{ workerNice: 20 }, /workerNice must be an integer from 0 to 19, not 20/],
+    [{ workerNice: -1 }, /workerNice must be an integer from 0 to 19, not -1/],
+    [{ layout: 'mixed' }, /layout must be legacy or node-key, not mixed/],
+  ])('rejects %o with ERR_INVALID_PARAMS before touching the home', async (bad, message) => {
+    const home = join(tempDir('demo-bad'), 'home');
+    const err = await runDemo({ ...TINY, home, ...(bad as object) }).catch((e: unknown) => e);
+    expect(isStoreMigrateError(err, 'ERR_INVALID_PARAMS')).toBe(true);
+    expect((err as Error).message).toMatch(message);
+    expect(existsSync(home)).toBe(false);
+  });
+
   it('prepares a home: creates it, marks it, and wipes only a marked one', () => {
     const base = tempDir('demo-home');
     const home = join(base, 'a', 'b');

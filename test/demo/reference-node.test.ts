@@ -43,25 +43,28 @@ describe('ReferenceNode (in this thread)', () => {
   });
 });
 
-describe.runIf(process.platform === 'linux')('ReferenceNode (in its worker, as the built demo runs it)', () => {
-  it('runs at nice 19, so that it takes only the CPU the node and its migration leave', async () => {
-    const path = join(tempDir('ref-nice'), 'reference.db');
-    const db = await openDb(path);
-    await generateSyntheticState(db, { stores: 1, keys: 200, versions: 2 });
-    await db.close();
-    // The worker exists only in the build (npm run build), as with the migration worker.
-    const built = pathToFileURL(join(import.meta.dirname, '../../dist/demo/reference-node.js')).href;
-    const { ReferenceNode: Built } = (await import(built)) as { ReferenceNode: typeof ReferenceNode };
-    const before = threadNices();
-    const ref = await Built.open(path);
-    try {
-      expect(ref.inWorker).toBe(true);
-      expect(getPriority()).toBe(0);
-      const added = threadNices().filter((n) => n === 19).length - before.filter((n) => n === 19).length;
-      expect(added).toBe(1);
-      expect(await ref.appHashes(2, 2)).toHaveLength(1);
-    } finally {
-      await ref.close();
-    }
-  });
-});
+describe.runIf(process.platform === 'linux')(
+  'ReferenceNode (in its worker, as the built demo runs it)',
+  () => {
+    it('runs at nice 19, so that it takes only the CPU the node and its migration leave', async () => {
+      const path = join(tempDir('ref-nice'), 'reference.db');
+      const db = await openDb(path);
+      await generateSyntheticState(db, { stores: 1, keys: 200, versions: 2 });
+      await db.close();
+      // The worker exists only in the build (npm run build), as with the migration worker.
+      const built = pathToFileURL(join(import.meta.dirname, '../../dist/demo/reference-node.js')).href;
+      const { ReferenceNode: Built } = (await import(built)) as { ReferenceNode: typeof ReferenceNode };
+      const before = threadNices();
+      const ref = await Built.open(path);
+      try {
+        expect(ref.inWorker).toBe(true);
+        expect(getPriority()).toBe(0);
+        const added = threadNices().filter((n) => n === 19).length - before.filter((n) => n === 19).length;
+        expect(added).toBe(1);
+        expect(await ref.appHashes(2, 2)).toHaveLength(1);
+      } finally {
+        await ref.close();
+      }
+    });
+  },
+);
