@@ -9,7 +9,7 @@ import { catchSignals, signalExitCode } from './signals.js';
 
 /**
  * `demo [--home DIR] [--stores N] [--keys N] [--layout L] [--blocks N] [--block-keys N] [--block-interval-ms N]
- * [--rpc-port P] [--throttle N] [--blocks-before N] [--no-worker] [--changeset-journal]
+ * [--rpc-port P] [--throttle N] [--blocks-before N] [--no-worker] [--[no-]changeset-journal]
  * [--worker-nice N]`: a simulated node that migrates in the background while it
  * commits blocks. Exits 1 when an app hash differs from the reference's.
  */

@@ -27,7 +27,7 @@ function usage(message: string): StoreMigrateError {
 }
 
 /**
- * `serve --home DIR [--host H] [--port P] [--throttle N] [--no-worker] [--changeset-journal]
+ * `serve --home DIR [--host H] [--port P] [--throttle N] [--no-worker] [--[no-]changeset-journal]
  * [--worker-nice N]`: opens a node home as a node does on
  * startup (the background migration starts or resumes if v2 is behind v1, and the store
  * switches once it has caught up), serves JSON-RPC until SIGINT or SIGTERM, then closes
