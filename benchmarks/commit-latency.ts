@@ -45,6 +45,8 @@ export interface CommitLatencyBenchOptions {
   thread?: 'worker' | 'main';
   /** RootStore's changesetJournal (worker only; default false). */
   journal?: boolean;
+  /** RootStore's workerNice (worker only, Linux; default 0). */
+  workerNice?: number;
   /** Changes per block. Default 1,000. */
   blockChanges?: number;
   /** Time from one block's start to the next one's; 0 commits back to back. Default 0. */
@@ -135,6 +137,7 @@ export interface CommitLatencyBenchResult {
     throttle: null;
     thread: 'worker' | 'main';
     journal: boolean;
+    workerNice: number;
   };
   fixture: { key: string; fromCache: boolean; version: number; appHash: string };
   runs: {
@@ -270,6 +273,7 @@ async function openStore(
   temp: TempDirs,
   worker: boolean,
   journal = false,
+  workerNice = 0,
 ): Promise<OpenedStore> {
   const io = { v1: zeroCounts(), v2: zeroCounts() };
   const v1 = temp.track(
@@ -277,7 +281,13 @@ async function openStore(
   );
   const v2 = temp.track(countIo(await openDb(join(dir, 'v2')), io.v2));
   // With a worker, v2's calls happen on the worker's own handle and are not counted here.
-  return { store: await RootStore.open(v1, v2, { migrate: false, worker, changesetJournal: journal }), io };
+  const store = await RootStore.open(v1, v2, {
+    migrate: false,
+    worker,
+    changesetJournal: journal,
+    workerNice,
+  });
+  return { store, io };
 }
 
 /**
@@ -297,6 +307,7 @@ export async function runCommitLatencyBench(
   const blockCount = options.blocks ?? 1_000;
   const thread = options.thread ?? 'worker';
   const journal = options.journal ?? false;
+  const workerNice = options.workerNice ?? 0;
   const blockChanges = options.blockChanges ?? 1_000;
   const intervalMs = options.intervalMs ?? 0;
   const log = options.log ?? (() => {});
@@ -341,7 +352,7 @@ export async function runCommitLatencyBench(
     let failure: unknown;
     let migrationStart = 0;
     const b = await clock.time('during', async () => {
-      const handle = await openStore(dirB, temp, thread === 'worker', journal);
+      const handle = await openStore(dirB, temp, thread === 'worker', journal, workerNice);
       const store = handle.store;
       const sub = store.events$.subscribe((e) => {
         const t = Math.round(performance.now() - migrationStart);
@@ -412,7 +423,16 @@ export async function runCommitLatencyBench(
       date: new Date().toISOString(),
       machine: machineInfo(loadStart),
       git: gitInfo(),
-      params: { ...spec, blocks: blockCount, blockChanges, intervalMs, throttle: null, thread, journal },
+      params: {
+        ...spec,
+        blocks: blockCount,
+        blockChanges,
+        intervalMs,
+        throttle: null,
+        thread,
+        journal,
+        workerNice,
+      },
       fixture: {
         key: fixture.key,
         fromCache: !fixture.generated,
@@ -453,7 +473,7 @@ export function commitLatencyRows(r: CommitLatencyBenchResult): TableRow[] {
     { metric: '  after the switch (v2, not compared)', value: fmt(during.afterSwitch) },
     {
       metric: 'migration on',
-      value: `the ${r.params.thread} thread${r.params.journal ? ', changeset journal on' : ''}`,
+      value: `the ${r.params.thread} thread${r.params.journal ? ', changeset journal on' : ''}${r.params.workerNice ? `, nice ${r.params.workerNice}` : ''}`,
     },
     {
       metric: 'p50 ratio during ÷ without',
@@ -520,6 +540,7 @@ export const commitLatencyScenario: Scenario<CommitLatencyBenchResult> = {
       intervalMs: opts.intervalMs,
       thread: opts.thread,
       journal: opts.journal,
+      workerNice: opts.workerNice,
       log: opts.log,
     });
     return scenarioOutput('commit-latency benchmark', result, commitLatencyRows(result));

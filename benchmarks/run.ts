@@ -32,6 +32,7 @@ options:
   --interval-ms N    time from one block's start to the next (commit-latency; default 0: back to back)
   --thread T     worker or main: where the migration runs (commit-latency, sync, memory; default worker)
   --journal      commit-latency: RootStore's changesetJournal on (each changeset durable on the node thread)
+  --worker-nice N    commit-latency: RootStore's workerNice, the worker thread's nice value (Linux; default 0)
   --layout L     legacy or node-key: the tree layout of the v1 fixture (migrate, sync and
                  commit-latency; default legacy). migrate with node-key also runs the legacy
                  case in the same run, to compare per leaf
@@ -73,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       layout: { type: 'string' },
       thread: { type: 'string' },
       journal: { type: 'boolean', default: false },
+      'worker-nice': { type: 'string' },
       json: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -102,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
   const blocks = positiveInt('blocks', values.blocks);
   const blockChanges = positiveInt('block-changes', values['block-changes']);
   const intervalMs = nonNegativeInt('interval-ms', values['interval-ms']);
+  const workerNice = nonNegativeInt('worker-nice', values['worker-nice']);
   const json = values.json;
   const layout = values.layout;
   if (layout !== undefined && layout !== 'legacy' && layout !== 'node-key') {
@@ -124,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
     layout,
     thread,
     journal: values.journal,
+    workerNice,
     json,
     log: (line) => console.error(`[${name}] ${line}`),
   });

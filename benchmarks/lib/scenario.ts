@@ -20,6 +20,8 @@ export interface ScenarioOptions {
   thread?: 'worker' | 'main';
   /** RootStore's changesetJournal (`--journal`; commit-latency). */
   journal?: boolean;
+  /** RootStore's workerNice (`--worker-nice`; commit-latency). */
+  workerNice?: number;
   /** Tree layout of the v1 fixture (`--layout`; migrate, sync, commit-latency); undefined: legacy. */
   layout?: 'legacy' | 'node-key';
   /** The runner prints one JSON document instead of a table. */
