@@ -1,6 +1,6 @@
 import { StoreMigrateError } from '../errors.js';
 import { readU32be, readU64be } from './byte-writer.js';
-import { readUvarint, unzigzag } from './varint.js';
+import { takeUvarint, unzigzag } from './varint.js';
 
 /** A cursor over a byte array. Every read checks bounds and raises a typed error on truncation. */
 export class ByteReader {
@@ -17,9 +17,7 @@ export class ByteReader {
   }
 
   uvarint(): number {
-    const [v, next] = readUvarint(this.buf, this.offset);
-    this.offset = next;
-    return v;
+    return takeUvarint(this);
   }
 
   varint(): number {

@@ -60,11 +60,18 @@ export function encodeVarint(n: number): Uint8Array {
   return encodeUvarint(zigzag(n));
 }
 
+/** Where a read is: `takeUvarint` reads at `offset` and moves it past what it read. */
+export interface VarintCursor {
+  readonly buf: Uint8Array;
+  offset: number;
+}
+
 /**
- * Reads a uvarint at `offset`. Returns the value and the offset after it.
- * Truncation, more than 10 bytes, or a value over 2^53 - 1 raise a StoreMigrateError.
+ * As readUvarint, and advances the cursor. It returns a number, not a pair: a node decode
+ * reads up to nine varints, and V8 does not always optimise a pair away.
  */
-export function readUvarint(buf: Uint8Array, offset: number): [value: number, next: number] {
+export function takeUvarint(c: VarintCursor): number {
+  const { buf, offset } = c;
   let result = 0;
   let mul = 1;
   for (let i = 0; i < 10; i++) {
@@ -87,13 +94,24 @@ export function readUvarint(buf: Uint8Array, offset: number): [value: number, ne
           details: { offset },
         });
       }
-      return [result, at + 1];
+      c.offset = at + 1;
+      return result;
     }
     mul *= 128;
   }
   throw new StoreMigrateError('ERR_MALFORMED_VARINT', `varint longer than 10 bytes at offset ${offset}`, {
     details: { offset },
   });
+}
+
+/**
+ * Reads a uvarint at `offset`. Returns the value and the offset after it.
+ * Truncation, more than 10 bytes, or a value over 2^53 - 1 raise a StoreMigrateError.
+ */
+export function readUvarint(buf: Uint8Array, offset: number): [value: number, next: number] {
+  const c = { buf, offset };
+  const v = takeUvarint(c);
+  return [v, c.offset];
 }
 
 export function readVarint(buf: Uint8Array, offset: number): [value: number, next: number] {

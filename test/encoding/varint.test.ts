@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ByteReader } from '../../src/encoding/byte-reader.js';
 import { ByteWriter } from '../../src/encoding/byte-writer.js';
 import { fromHex, toHex } from '../../src/encoding/bytes.js';
-import { encodeUvarint, encodeVarint, readUvarint, readVarint } from '../../src/encoding/varint.js';
+import {
+  encodeUvarint,
+  encodeVarint,
+  readUvarint,
+  readVarint,
+  takeUvarint,
+} from '../../src/encoding/varint.js';
 import { StoreMigrateError } from '../../src/errors.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -30,6 +36,14 @@ describe('uvarint', () => {
   it.each(vectors)('encodes %d as %s and back', (n, hex) => {
     expect(toHex(encodeUvarint(n))).toBe(hex);
     expect(readUvarint(fromHex(hex), 0)).toEqual([n, hex.length / 2]);
+  });
+
+  it('reads through a cursor, which moves past each value and stays put on an error', () => {
+    const cursor = { buf: fromHex('01ac028080018080'), offset: 0 };
+    expect([takeUvarint(cursor), takeUvarint(cursor), takeUvarint(cursor)]).toEqual([1, 300, 16384]);
+    expect(cursor.offset).toBe(6);
+    expect(codeOf(() => takeUvarint(cursor))).toBe('ERR_MALFORMED_VARINT');
+    expect(cursor.offset).toBe(6);
   });
 
   it('rejects a truncated varint', () => {
