@@ -31,7 +31,7 @@ export class LegacyNodeDb extends NodeDb {
   }
 
   protected storageKey(hash: Uint8Array): Uint8Array {
-    return nodeKey(hash);
+    return this.kv.batchKey(N, hash);
   }
 
   protected decodeStored(hash: Uint8Array, raw: Uint8Array, verify: boolean): Node {

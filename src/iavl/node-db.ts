@@ -77,7 +77,11 @@ export abstract class NodeDb {
   /** Reads and decodes a node; `verify` checks its hash where the layout allows. */
   protected abstract loadNode(ref: Uint8Array, verify: boolean): Node | undefined;
 
-  /** Where a node usually lives (loadNode knows the exceptions), and how its bytes decode. */
+  /**
+   * Where a node usually lives (loadNode knows the exceptions), and how its bytes decode.
+   * storageKey is the full database key, this tree's prefix included, carved from the
+   * short-lived arena (KvDb.batchKey): it only goes into one batched read.
+   */
   protected abstract storageKey(ref: Uint8Array): Uint8Array;
   protected abstract decodeStored(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node;
 
@@ -149,7 +153,7 @@ export abstract class NodeDb {
       else todo.push(i);
     }
     if (todo.length === 0) return out;
-    const raws = await this.kv.getMany(todo.map((i) => this.storageKey(refs[i])));
+    const raws = await this.kv.getManyFull(todo.map((i) => this.storageKey(refs[i])));
     for (let j = 0; j < todo.length; j++) {
       const ref = refs[todo[j]];
       const raw = raws[j];

@@ -67,7 +67,7 @@ export class NodeKeyNodeDb extends NodeDb {
   }
 
   protected storageKey(ref: Uint8Array): Uint8Array {
-    return ref.length === HASH_SIZE ? concatBytes(new Uint8Array([N]), ref) : sKey(ref);
+    return this.kv.batchKey(ref.length === HASH_SIZE ? N : S, ref);
   }
 
   protected decodeStored(ref: Uint8Array, raw: Uint8Array, verify: boolean): Node {

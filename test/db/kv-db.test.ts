@@ -59,6 +59,14 @@ describe.each(backends)('KvDb on %s', (_name, open) => {
     expect(keys).toEqual(['by', 'x']);
     expect(await a.get(utf8('missing'))).toBeUndefined();
     expect(a.getSync(utf8('missing'))).toBeUndefined();
+    // getManyFull takes keys that carry the prefix already (batchKey makes them).
+    const full = await a.getManyFull([
+      a.batchKey(0x78, new Uint8Array(0)),
+      a.batchKey(0x62, utf8('y')),
+      utf8('x'),
+    ]);
+    expect(full.map((v) => (v ? Buffer.from(v).toString() : null))).toEqual(['1', '2', null]);
+    expect(full[0]?.constructor).toBe(Uint8Array);
     await db.close();
   });
 
