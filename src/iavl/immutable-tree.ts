@@ -28,8 +28,9 @@ export class ImmutableTree {
     this.version = version;
   }
 
+  /** A copy: the node's own may be a view into a shared chunk. */
   get hash(): Uint8Array {
-    return this.root === null ? EMPTY_HASH : this.ndb.hashOf(this.root);
+    return this.root === null ? EMPTY_HASH : this.ndb.hashOf(this.root).slice();
   }
 
   /** Number of keys. */

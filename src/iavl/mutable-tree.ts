@@ -229,9 +229,9 @@ export class MutableTree {
     return r.value;
   }
 
-  /** Hash of the working tree (with unsaved changes). */
+  /** Hash of the working tree (with unsaved changes). A copy: it may be kept for good. */
   workingHash(): Uint8Array {
-    return this.#root === null ? EMPTY_HASH : this.ndb.hashOf(this.#root);
+    return this.#root === null ? EMPTY_HASH : this.ndb.hashOf(this.#root).slice();
   }
 
   /** Writes the working tree as version `version + 1`, atomically. */

@@ -1,4 +1,4 @@
-import { arenaAlloc } from '../encoding/byte-arena.js';
+import { arenaAlloc, ByteArena } from '../encoding/byte-arena.js';
 import { ByteReader } from '../encoding/byte-reader.js';
 import { readU32be, readU64be, writeU32be, writeU64be } from '../encoding/byte-writer.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
@@ -184,7 +184,20 @@ function readChildRef(r: ByteReader, legacy: boolean, ref: Uint8Array): Uint8Arr
   const nonce = r.varint();
   if (version < 0 || nonce < 0 || nonce > 0xffff_ffff)
     throw corrupt(`bad child key (${version}, ${nonce})`, ref);
-  return nodeKeyBytes(version, nonce);
+  return nodeRef(version, nonce);
+}
+
+// References held by nodes in memory (children of decoded nodes, nodes just saved), carved
+// from shared chunks: a typed array with an ArrayBuffer of its own per reference was a
+// seventh of what a commit allocated. Nodes live for a block, so their chunks go with them.
+const nodeRefs = new ByteArena(16 * 1024);
+
+/** As nodeKeyBytes, carved from a shared chunk: for a reference a node in memory holds. */
+export function nodeRef(version: number, nonce: number): Uint8Array {
+  const out = nodeRefs.alloc(NODE_KEY_SIZE);
+  writeU64be(out, 0, version);
+  writeU32be(out, 8, nonce);
+  return out;
 }
 
 /** Decodes a node stored under `s` + nodeKey. A leaf's version comes from its key; its hash is computed on demand. */

@@ -11,6 +11,7 @@ import {
   HASH_SIZE,
   NODE_KEY_SIZE,
   nodeKeyBytes,
+  nodeRef,
 } from './node-codec.js';
 import { NodeDb } from './node-db.js';
 
@@ -190,7 +191,7 @@ export class NodeKeyNodeDb extends NodeDb {
     // the working hash first), so nothing here reads the database or can fail halfway.
     let nonce = 0;
     const save = (n: Node): void => {
-      n.ref = nodeKeyBytes(version, ++nonce);
+      n.ref = nodeRef(version, ++nonce);
       this.linkChildren(n, save);
       this.hashOf(n);
       const raw = encodeNodeKeyNode(n);

@@ -192,6 +192,29 @@ describe('MutableTree basics', () => {
     });
   });
 
+  it('hands out root hashes that hold nothing else in memory', async () => {
+    // Node hashes are views into shared chunks; a root hash a caller keeps (commit info, for
+    // good) must be a 32-byte array of its own, not pin a chunk of other nodes' hashes.
+    await withDbs(2, async ([d1, d2]) => {
+      for (const [db, layout] of [
+        [d1, 'legacy'],
+        [d2, 'node-key'],
+      ] as const) {
+        const t = new MutableTree(db, { layout });
+        await t.loadVersion();
+        for (let i = 0; i < 64; i++) t.set(new Uint8Array([i, 1]), new Uint8Array([i]));
+        const working = t.workingHash();
+        const saved = await t.saveVersion();
+        const kept = t.getImmutable(1).hash;
+        for (const h of [working, saved.hash, kept]) {
+          expect(h.length).toBe(32);
+          expect(h.buffer.byteLength).toBe(32);
+        }
+        expect(toHex(kept)).toBe(toHex(working));
+      }
+    });
+  });
+
   it('rejects empty keys, unknown versions and an overwrite with a different hash', async () => {
     await withDbs(1, async ([db]) => {
       const t = new MutableTree(db, { layout: 'node-key' });
