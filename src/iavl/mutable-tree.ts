@@ -166,37 +166,41 @@ export class MutableTree {
     this.#ensureLoaded();
     if (this.#root === null || keys.length === 0) return;
     const sorted = [...keys].sort(compareBytes);
-    let frontier: Array<{ node: Node; keys: Uint8Array[] }> = [{ node: this.#root, keys: sorted }];
-    while (frontier.length > 0) {
-      const refs: Uint8Array[] = [];
-      const wants: Array<Uint8Array[] | undefined> = [];
-      const next: Array<{ node: Node; keys: Uint8Array[] }> = [];
-      for (const { node, keys: ks } of frontier) {
+    // A level is parallel arrays of nodes and the range of `sorted` below each: ranges, not
+    // slices, and no object per node, since a read-ahead visits every node a block touches.
+    let level = new PrefetchLevel();
+    level.add(this.#root, 0, sorted.length);
+    while (level.nodes.length > 0) {
+      const reads = new PrefetchLevel<Uint8Array>();
+      const next = new PrefetchLevel();
+      for (let i = 0; i < level.nodes.length; i++) {
+        const node = level.nodes[i];
         if (node.height === 0) continue;
+        const lo = level.los[i];
+        const hi = level.his[i];
         // keys are sorted: those below node.key go left, the rest right.
-        let split = 0;
-        while (split < ks.length && compareBytes(ks[split], node.key) < 0) split++;
-        const sides: Array<[Node | undefined, Uint8Array | undefined, Uint8Array[]]> = [
-          [node.left, node.leftRef, ks.slice(0, split)],
-          [node.right, node.rightRef, ks.slice(split)],
-        ];
-        for (const [child, ref, sub] of sides) {
+        let split = lo;
+        while (split < hi && compareBytes(sorted[split], node.key) < 0) split++;
+        for (let side = 0; side < 2; side++) {
+          const child = side === 0 ? node.left : node.right;
+          const from = side === 0 ? lo : split;
+          const to = side === 0 ? split : hi;
           if (child !== undefined) {
-            if (sub.length > 0) next.push({ node: child, keys: sub });
-          } else if (ref !== undefined) {
-            refs.push(ref);
-            wants.push(sub.length > 0 ? sub : undefined);
+            if (to > from) next.add(child, from, to);
+          } else {
+            const ref = side === 0 ? node.leftRef : node.rightRef;
+            // A sibling with no keys below it is read (rebalancing needs it), not descended.
+            if (ref !== undefined) reads.add(ref, from, to);
           }
         }
       }
-      if (refs.length > 0) {
-        const nodes = await this.ndb.loadMany(refs, true);
+      if (reads.nodes.length > 0) {
+        const nodes = await this.ndb.loadMany(reads.nodes, true);
         for (let i = 0; i < nodes.length; i++) {
-          const sub = wants[i];
-          if (sub !== undefined) next.push({ node: nodes[i], keys: sub });
+          if (reads.his[i] > reads.los[i]) next.add(nodes[i], reads.los[i], reads.his[i]);
         }
       }
-      frontier = next;
+      level = next;
     }
   }
 
@@ -508,4 +512,17 @@ function describeVersions(versions: number[]): string {
   if (versions.length === 0) return 'none';
   if (versions.length <= 6) return versions.join(', ');
   return `${versions[0]}..${versions.at(-1)} (${versions.length} versions)`;
+}
+
+/** One level of a read-ahead: items and the range of sorted keys below each. */
+class PrefetchLevel<T = Node> {
+  readonly nodes: T[] = [];
+  readonly los: number[] = [];
+  readonly his: number[] = [];
+
+  add(item: T, lo: number, hi: number): void {
+    this.nodes.push(item);
+    this.los.push(lo);
+    this.his.push(hi);
+  }
 }
