@@ -28,6 +28,13 @@ export interface OpenDbOptions {
    * v2 back to the node thread at the switch, and flushing would hold that block up).
    */
   flushOnClose?: boolean;
+  /**
+   * Let other threads of this process open the same directory (classic-level's
+   * `multithreading`; every such open shares one LevelDB). Default false: a second open then
+   * fails as locked. Node homes open v1 so, for the migration worker to read it on its own
+   * thread; the worker's own open must pass it too.
+   */
+  multithreading?: boolean;
 }
 
 const DEFAULT_MAX_FILE_SIZE = 16 * 1024 * 1024;
@@ -61,7 +68,7 @@ export async function openDb(path: string, options: OpenDbOptions = {}): Promise
     maxFileSize: options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE,
   });
   try {
-    await db.open();
+    await db.open({ multithreading: options.multithreading ?? false });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause;
     const detail = cause?.message ?? (err instanceof Error ? err.message : String(err));

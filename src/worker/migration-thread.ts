@@ -15,8 +15,13 @@ import { ownBuffer, packBytes } from './wire.js';
 import type { FromWorker, MigrationWorkerData, ToWorker, WorkerState } from './worker-messages.js';
 
 export interface MigrationThreadOptions {
-  /** v1, which the node thread keeps and serves to the worker. */
+  /** v1, which the node thread keeps and serves to the worker when the worker cannot open it. */
   v1Db: LevelDatabase;
+  /**
+   * v1's directory. When the node opened it shared (openDb's `multithreading`), the worker
+   * opens it too and its reads never reach the node thread; otherwise it asks this thread.
+   */
+  v1Path?: string;
   /** v2's directory: the worker opens it, so nobody else may have it open. */
   v2Path: string;
   height: number;
@@ -121,6 +126,7 @@ export class MigrationThread {
       handoffBytes: o.handoffBytes,
       logLevel: o.logger.level,
       nice: o.nice ?? 0,
+      v1Path: o.v1Path,
       v1Port: channel.port2,
       v1Flag: flag,
     };

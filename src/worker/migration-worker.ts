@@ -96,8 +96,8 @@ async function run(): Promise<void> {
   const niceError = lowerThreadPriority(data.nice);
   if (niceError)
     log.warn({ err: niceError, nice: data.nice }, 'could not lower the migration worker thread priority');
-  const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
-  const v1 = await MultiStoreV1.open(remote as unknown as LevelDatabase, { readOnly: true });
+  const v1Db = await openV1(log);
+  const v1 = await MultiStoreV1.open(v1Db.db, { readOnly: true });
   // Not flushed at close: the node thread reopens v2 right after, and the switch waits for it.
   const v2 = await openDb(data.v2Path, {
     createIfMissing: false,
@@ -132,8 +132,35 @@ async function run(): Promise<void> {
   try {
     await manager.close();
   } finally {
-    await v2.close();
+    await Promise.all([v2.close(), v1Db.close()]);
   }
+}
+
+/**
+ * v1 for this worker: a handle of its own when the node opened v1 shared (openDb's
+ * `multithreading`), so that no read costs the node thread anything; else the node thread's,
+ * through the read channel (V1ReadServer). A handle of its own is not flushed at close: the
+ * node owns v1, and LevelDB stays open until the node's handle closes too.
+ */
+async function openV1(log: Logger): Promise<{ db: LevelDatabase; close(): Promise<void> }> {
+  if (data.v1Path !== undefined) {
+    try {
+      const db = await openDb(data.v1Path, {
+        createIfMissing: false,
+        multithreading: true,
+        flushOnClose: false,
+      });
+      log.info({ v1Reads: 'worker' }, 'the worker reads v1 on its own thread (shared LevelDB handle)');
+      return { db, close: () => db.close() };
+    } catch (err) {
+      log.info(
+        { err, v1Reads: 'node-thread' },
+        'v1 is not open shared: the worker reads it through the node thread',
+      );
+    }
+  }
+  const remote = new RemoteLevel(data.v1Port, new Int32Array(data.v1Flag));
+  return { db: remote as unknown as LevelDatabase, close: async () => {} };
 }
 
 run()

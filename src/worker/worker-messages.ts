@@ -20,7 +20,12 @@ export interface MigrationWorkerData {
   logLevel: string;
   /** The worker thread's nice value (Linux only: there setpriority of 0 is the calling thread). */
   nice: number;
-  /** The v1 read channel (V1ReadServer on the node thread) and its wake-up flag. */
+  /**
+   * v1's directory, when the node may have opened it shared (openDb's `multithreading`): the
+   * worker then opens it too and reads it on its own thread, with no work on the node's.
+   */
+  v1Path?: string;
+  /** The v1 read channel (V1ReadServer on the node thread), used when v1 is not shared, and its wake-up flag. */
   v1Port: MessagePort;
   v1Flag: SharedArrayBuffer;
 }

@@ -37,26 +37,29 @@ async function commitBoth(rs: RootStore, ref: MultiStoreV1, w: Workload, n: numb
 
 type Moment = 'start' | 'restore' | 'sync';
 
-const cases: Array<{ when: Moment; how: string; options: Record<string, unknown> }> = [
+const cases: Array<{ when: Moment; how: string; options: Record<string, unknown>; shared?: boolean }> = [
   { when: 'restore', how: 'terminated', options: { throttle: 1500 } },
   { when: 'sync', how: 'terminated', options: { postponeSwitch: true } },
   { when: 'start', how: 'out of memory', options: { workerHeapMb: 1 } },
+  // v1 opened shared, as node homes open it: the worker held a handle of its own on v1.
+  { when: 'restore', how: 'terminated, v1 shared', options: { throttle: 1500 }, shared: true },
+  { when: 'sync', how: 'terminated, v1 shared', options: { postponeSwitch: true }, shared: true },
 ];
 
 describe('RootStore: a migration worker that dies', () => {
   it.each(cases)(
     'dies mid-$when ($how): failed event, the node commits on v1, the next start switches',
-    async ({ when, how, options }) => {
+    async ({ when, how, options, shared }) => {
       const h = await home();
       const refDb = await openDb(h.refPath);
       const ref = await MultiStoreV1.open(refDb);
       const w = new Workload(STORES, 3500, 11);
       {
-        const [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
+        const [v1Db, v2Db] = [await openDb(h.v1Path, { multithreading: shared }), await openDb(h.v2Path)];
         const rs = await RootStore.open(v1Db, v2Db, { worker: true, ...options });
         const events: RootStoreEvent[] = [];
         rs.events$.subscribe((e) => events.push(e));
-        if (how === 'terminated') {
+        if (how.startsWith('terminated')) {
           if (when === 'restore') await waitFor(() => (rs.status().progress.leavesDone ?? 0) > 0, 30_000);
           else {
             await waitFor(() => rs.migratedVersion === 20, 30_000);
@@ -84,7 +87,8 @@ describe('RootStore: a migration worker that dies', () => {
         await v1Db.close();
         await v2Db.close();
       }
-      // The next start resumes or starts over, catches up and switches.
+      // The next start resumes or starts over, catches up and switches. v1 opens unshared: the
+      // dead worker's handle on it must be gone, or LevelDB would still hold it locked.
       const [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
       try {
         const rs = await RootStore.open(v1Db, v2Db, { worker: true });

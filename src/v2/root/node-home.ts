@@ -31,7 +31,8 @@ export async function openNodeHome(home: string, options: { create?: boolean } =
   } else {
     mkdirSync(home, { recursive: true });
   }
-  const v1 = await openDb(v1Path);
+  // Shared, so that the migration worker reads v1 on its own thread, not through this one.
+  const v1 = await openDb(v1Path, { multithreading: true });
   let v2: LevelDatabase;
   try {
     v2 = await openDb(v2Path);

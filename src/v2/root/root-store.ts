@@ -382,6 +382,7 @@ export class RootStore {
     await this.#v2.db.close();
     const thread = MigrationThread.spawn({
       v1Db: this.v1.kv.db,
+      v1Path: (this.v1.kv.db as unknown as { location?: string }).location,
       v2Path: (this.#v2.db as unknown as { location: string }).location,
       height,
       confirmed: this.v1.latestVersion,

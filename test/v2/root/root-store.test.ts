@@ -13,7 +13,7 @@ const tempDir = useTempDirs();
 const STORES = ['acc', 'bank', 'staking'];
 
 /** A node home whose v1 has `versions` versions, and a copy of that v1 to commit the same blocks to. */
-async function homeWithReference(versions: number, layout: 'legacy' | 'node-key') {
+async function homeWithReference(versions: number, layout: 'legacy' | 'node-key', sharedV1 = false) {
   const dir = tempDir('root');
   const v1Path = join(dir, 'home', 'application.db');
   const refPath = join(dir, 'ref.db');
@@ -22,25 +22,34 @@ async function homeWithReference(versions: number, layout: 'legacy' | 'node-key'
   await db.close();
   cpSync(v1Path, refPath, { recursive: true });
   return {
-    v1Db: await openDb(v1Path),
+    v1Db: await openDb(v1Path, { multithreading: sharedV1 }),
     v2Db: await openDb(join(dir, 'home', 'v2')),
     refDb: await openDb(refPath),
   };
 }
 
 describe.each([
-  { thread: 'the node thread', worker: false, layout: 'legacy' as const },
-  { thread: 'a worker thread', worker: true, layout: 'legacy' as const },
+  { thread: 'the node thread', worker: false, layout: 'legacy' as const, shared: false },
+  { thread: 'a worker thread', worker: true, layout: 'legacy' as const, shared: false },
   // v0.50's layout: the worker's sync copies versions from v1 through the node thread's reads.
-  { thread: 'a worker thread, node-key v1', worker: true, layout: 'node-key' as const },
-  { thread: 'the node thread, node-key v1', worker: false, layout: 'node-key' as const },
-])('RootStore: background migration on $thread with app-hash continuity', ({ worker, layout }) => {
+  { thread: 'a worker thread, node-key v1', worker: true, layout: 'node-key' as const, shared: false },
+  { thread: 'the node thread, node-key v1', worker: false, layout: 'node-key' as const, shared: false },
+  // v1 opened shared (as node homes open it): the worker reads it on its own thread.
+  { thread: 'a worker thread, shared node-key v1', worker: true, layout: 'node-key' as const, shared: true },
+  { thread: 'a worker thread, shared legacy v1', worker: true, layout: 'legacy' as const, shared: true },
+])('RootStore: background migration on $thread with app-hash continuity', ({ worker, layout, shared }) => {
   it('migrates while 100 blocks are committed, switches, and matches a v1-only reference at every height', async () => {
-    const { v1Db, v2Db, refDb } = await homeWithReference(50, layout);
+    const { v1Db, v2Db, refDb } = await homeWithReference(50, layout, shared);
     try {
       const ref = await MultiStoreV1.open(refDb);
       // Throttled so blocks land during the restore, the sync and after the switch.
-      const logs: Array<{ msg: string; copied?: number; replayed?: number; handedOver?: number }> = [];
+      const logs: Array<{
+        msg: string;
+        copied?: number;
+        replayed?: number;
+        handedOver?: number;
+        v1Reads?: string;
+      }> = [];
       const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
       const rs = await RootStore.open(v1Db, v2Db, { throttle: 20_000, worker, logger });
       const events: RootStoreEvent[] = [];
@@ -76,6 +85,9 @@ describe.each([
       else expect(ended).toMatchObject({ copied: 0, handedOver: 0 });
       // Versions 51 up to the switch, each made once.
       expect(ended!.copied! + ended!.replayed!).toBe(switchedAt - 50);
+      // Where the worker read v1: on its own thread when v1 is shared, else through this one.
+      const v1Reads = logs.filter((l) => l.v1Reads !== undefined).map((l) => l.v1Reads);
+      expect(v1Reads).toEqual(worker ? [shared ? 'worker' : 'node-thread'] : []);
 
       // Every height, before, during and after the switch: app hash and sampled keys.
       for (let h = 1; h <= 150; h++) {
