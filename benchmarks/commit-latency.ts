@@ -277,7 +277,11 @@ async function openStore(
 ): Promise<OpenedStore> {
   const io = { v1: zeroCounts(), v2: zeroCounts() };
   const v1 = temp.track(
-    countIo(await openDb(join(dir, 'application.db'), { createIfMissing: false }), io.v1),
+    // Shared, as a node home opens it: the worker reads v1 on its own thread.
+    countIo(
+      await openDb(join(dir, 'application.db'), { createIfMissing: false, multithreading: true }),
+      io.v1,
+    ),
   );
   const v2 = temp.track(countIo(await openDb(join(dir, 'v2')), io.v2));
   // With a worker, v2's calls happen on the worker's own handle and are not counted here.

@@ -216,7 +216,8 @@ async function migrateInWorker({
   dbOptions,
   opened,
 }: MigrationArgs): Promise<MigrationOutcome> {
-  const v1Db = await openDb(v1Path, { ...dbOptions, createIfMissing: false });
+  // Shared, as a node home opens it: the worker reads v1 on its own thread.
+  const v1Db = await openDb(v1Path, { ...dbOptions, createIfMissing: false, multithreading: true });
   const v2Db = await openDb(v2Path, dbOptions);
   const store = await RootStore.open(v1Db, v2Db, { worker: true });
   try {
