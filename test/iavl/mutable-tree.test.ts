@@ -165,53 +165,55 @@ describe('MutableTree against a Map model (seeded property test)', () => {
   });
 });
 
+/** Runs `fn` on a new, loaded tree of each layout, each on a database of its own. */
+async function inBothLayouts(
+  fn: (t: MutableTree, db: LevelDatabase, layout: 'legacy' | 'node-key') => Promise<void>,
+) {
+  await withDbs(2, async ([d1, d2]) => {
+    for (const [db, layout] of [
+      [d1, 'legacy'],
+      [d2, 'node-key'],
+    ] as const) {
+      const t = new MutableTree(db, { layout });
+      await t.loadVersion();
+      await fn(t, db, layout);
+    }
+  });
+}
+
 describe('MutableTree basics', () => {
   it('hashes an empty tree as sha256("") and saves empty versions in both layouts', async () => {
-    await withDbs(2, async ([d1, d2]) => {
-      for (const [db, layout] of [
-        [d1, 'legacy'],
-        [d2, 'node-key'],
-      ] as const) {
-        const t = new MutableTree(db, { layout });
-        await t.loadVersion();
-        expect(toHex(t.workingHash())).toBe(toHex(EMPTY_HASH));
-        expect((await t.saveVersion()).version).toBe(1);
-        t.set(new Uint8Array([1]), new Uint8Array([2]));
-        await t.saveVersion();
-        // Unchanged version: node-key stores a reference to the older root.
-        const s3 = await t.saveVersion();
-        expect(s3.version).toBe(3);
-        expect(t.remove(new Uint8Array([1]))).toEqual(new Uint8Array([2]));
-        expect(toHex((await t.saveVersion()).hash)).toBe(toHex(EMPTY_HASH));
-        const reopened = new MutableTree(db, { layout });
-        expect(await reopened.loadVersion()).toBe(4);
-        expect(await reopened.availableVersions()).toEqual([1, 2, 3, 4]);
-        expect(reopened.getImmutable(3).get(new Uint8Array([1]))).toEqual(new Uint8Array([2]));
-        expect(reopened.getImmutable(4).size).toBe(0);
-      }
+    await inBothLayouts(async (t, db, layout) => {
+      expect(toHex(t.workingHash())).toBe(toHex(EMPTY_HASH));
+      expect((await t.saveVersion()).version).toBe(1);
+      t.set(new Uint8Array([1]), new Uint8Array([2]));
+      await t.saveVersion();
+      // Unchanged version: node-key stores a reference to the older root.
+      const s3 = await t.saveVersion();
+      expect(s3.version).toBe(3);
+      expect(t.remove(new Uint8Array([1]))).toEqual(new Uint8Array([2]));
+      expect(toHex((await t.saveVersion()).hash)).toBe(toHex(EMPTY_HASH));
+      const reopened = new MutableTree(db, { layout });
+      expect(await reopened.loadVersion()).toBe(4);
+      expect(await reopened.availableVersions()).toEqual([1, 2, 3, 4]);
+      expect(reopened.getImmutable(3).get(new Uint8Array([1]))).toEqual(new Uint8Array([2]));
+      expect(reopened.getImmutable(4).size).toBe(0);
     });
   });
 
   it('hands out root hashes that hold nothing else in memory', async () => {
     // Node hashes are views into shared chunks; a root hash a caller keeps (commit info, for
     // good) must be a 32-byte array of its own, not pin a chunk of other nodes' hashes.
-    await withDbs(2, async ([d1, d2]) => {
-      for (const [db, layout] of [
-        [d1, 'legacy'],
-        [d2, 'node-key'],
-      ] as const) {
-        const t = new MutableTree(db, { layout });
-        await t.loadVersion();
-        for (let i = 0; i < 64; i++) t.set(new Uint8Array([i, 1]), new Uint8Array([i]));
-        const working = t.workingHash();
-        const saved = await t.saveVersion();
-        const kept = t.getImmutable(1).hash;
-        for (const h of [working, saved.hash, kept]) {
-          expect(h.length).toBe(32);
-          expect(h.buffer.byteLength).toBe(32);
-        }
-        expect(toHex(kept)).toBe(toHex(working));
+    await inBothLayouts(async (t) => {
+      for (let i = 0; i < 64; i++) t.set(new Uint8Array([i, 1]), new Uint8Array([i]));
+      const working = t.workingHash();
+      const saved = await t.saveVersion();
+      const kept = t.getImmutable(1).hash;
+      for (const h of [working, saved.hash, kept]) {
+        expect(h.length).toBe(32);
+        expect(h.buffer.byteLength).toBe(32);
       }
+      expect(toHex(kept)).toBe(toHex(working));
     });
   });
 
