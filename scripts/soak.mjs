@@ -117,9 +117,9 @@ const workload = chain(num('stores'), num('keys'), num('block-changes'), num('se
 
 async function runChild() {
   const home = opts.home;
-  // Shared, as a node home opens it (serve): the worker reads v1 on its own thread.
+  // Shared, as a node home opens them (serve): the worker reads v1 on its own thread.
   const v1 = await openDb(join(home, 'application.db'), { multithreading: true });
-  const v2 = await openDb(join(home, 'v2'));
+  const v2 = await openDb(join(home, 'v2'), { multithreading: true });
   const say = (line) => process.stdout.write(`${line}\n`);
   const rs = await RootStore.open(v1, v2, {
     throttle: num('throttle') || undefined,

@@ -16,6 +16,8 @@ const FLUSH_KEY = new Uint8Array([0]);
 export class FlushingLevel extends ClassicLevel<Uint8Array, Uint8Array> {
   /** False: close without the flush (for a handle this process reopens next; see openDb). */
   flushOnClose = true;
+  /** Opened with classic-level's `multithreading`: other threads may open it too (see openDb). */
+  shared = false;
 
   /**
    * Flushes the memtable, then closes.

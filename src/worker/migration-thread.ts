@@ -22,8 +22,10 @@ export interface MigrationThreadOptions {
    * opens it too and its reads never reach the node thread; otherwise it asks this thread.
    */
   v1Path?: string;
-  /** v2's directory: the worker opens it, so nobody else may have it open. */
+  /** v2's directory: the worker opens it, so nobody else may have it open (unless shared). */
   v2Path: string;
+  /** The node's v2 handle stays open, shared: the worker opens v2 shared as well. */
+  v2Shared?: boolean;
   height: number;
   /** The last version v1 committed. */
   confirmed: number;
@@ -116,6 +118,7 @@ export class MigrationThread {
     this.#server = new V1ReadServer(o.v1Db, channel.port1, new Int32Array(flag), this.#log);
     const data: MigrationWorkerData = {
       v2Path: o.v2Path,
+      v2Shared: o.v2Shared,
       height: o.height,
       confirmed: o.confirmed,
       paused: false,

@@ -2,7 +2,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Subject } from 'rxjs';
 import { KvDb, type LevelDatabase } from '../db/kv-db.js';
-import { openDb } from '../db/open-db.js';
+import { openDb, V2_MAX_FILE_SIZE } from '../db/open-db.js';
 import { decodeChangeset, type VersionedChangeset } from '../encoding/changeset.js';
 import { toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -26,14 +26,6 @@ const data = workerData as MigrationWorkerData;
 function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
-
-// LevelDB runs every database's compactions on one background thread per process, in turn,
-// and a compaction runs to its end: the node's v1 memtable flush waits behind whatever v2
-// compaction is running, and its commit stalls on a full memtable meanwhile. A compaction
-// takes up to 25 files' worth, so v2's files stay at LevelDB's own 2 MiB instead of openDb's
-// 16 MiB: in bench commit-latency (1,000 blocks) the v1 write of the 10 slowest blocks during
-// the migration fell from 710 to 91 ms.
-const V2_MAX_FILE_SIZE = 2 * 1024 * 1024;
 
 /** A pino logger whose lines go to the node thread's logger. */
 function workerLogger(level: string): Logger {
@@ -99,10 +91,13 @@ async function run(): Promise<void> {
   const v1Db = await openV1(log);
   const v1 = await MultiStoreV1.open(v1Db.db, { readOnly: true });
   // Not flushed at close: the node thread reopens v2 right after, and the switch waits for it.
+  // Shared with the node's handle when the node opened v2 so: its options (the same small
+  // files) are the ones that count, and closing here costs nothing.
   const v2 = await openDb(data.v2Path, {
     createIfMissing: false,
     flushOnClose: false,
     maxFileSize: V2_MAX_FILE_SIZE,
+    multithreading: data.v2Shared === true,
   });
   const { manager } = await openV2Home(new KvDb(v2), v1, {
     logger: log,

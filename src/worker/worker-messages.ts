@@ -6,6 +6,8 @@ import type { MigrationProgress } from '../migration/progress.js';
 /** What the node thread hands the migration worker at its start. */
 export interface MigrationWorkerData {
   v2Path: string;
+  /** The node keeps v2 open, shared (openDb's `multithreading`): the worker opens it so too. */
+  v2Shared?: boolean;
   /** The height to migrate (or the one a resumed migration has). */
   height: number;
   /** The last version v1 committed: sync may replay up to it. */

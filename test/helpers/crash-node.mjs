@@ -2,17 +2,16 @@
 // the target height. The crash test kills it with SIGKILL at random moments and restarts it.
 // Usage: node crash-node.mjs <v1 dir> <v2 dir> <target height> <throttle leaves/s> [worker|worker-journal|worker-spill|main]
 // worker-spill keeps none of v1's handed-over writes in memory: with a node-key v1, every one
-// goes through the worker's spill (v2.handoff/). worker-journal and worker-spill open v1 shared,
-// as node homes do (the worker reads it on its own thread); worker reads it through this one.
+// goes through the worker's spill (v2.handoff/). worker-journal and worker-spill open v1 and v2
+// shared, as node homes do (the worker reads v1 on its own thread); worker does not.
 import { openDb, RootStore } from '../../dist/index.js';
 import { blockFor } from './crash-workload.mjs';
 
 const [v1Path, v2Path, targetArg, throttleArg, threadArg] = process.argv.slice(2);
 const target = Number(targetArg);
-const v1 = await openDb(v1Path, {
-  multithreading: threadArg === 'worker-journal' || threadArg === 'worker-spill',
-});
-const v2 = await openDb(v2Path);
+const shared = threadArg === 'worker-journal' || threadArg === 'worker-spill';
+const v1 = await openDb(v1Path, { multithreading: shared });
+const v2 = await openDb(v2Path, { multithreading: shared });
 const rs = await RootStore.open(v1, v2, {
   throttle: Number(throttleArg),
   batchBytes: 128 * 1024,

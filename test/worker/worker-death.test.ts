@@ -41,9 +41,9 @@ const cases: Array<{ when: Moment; how: string; options: Record<string, unknown>
   { when: 'restore', how: 'terminated', options: { throttle: 1500 } },
   { when: 'sync', how: 'terminated', options: { postponeSwitch: true } },
   { when: 'start', how: 'out of memory', options: { workerHeapMb: 1 } },
-  // v1 opened shared, as node homes open it: the worker held a handle of its own on v1.
-  { when: 'restore', how: 'terminated, v1 shared', options: { throttle: 1500 }, shared: true },
-  { when: 'sync', how: 'terminated, v1 shared', options: { postponeSwitch: true }, shared: true },
+  // v1 and v2 opened shared, as node homes open them: the worker held handles of its own.
+  { when: 'restore', how: 'terminated, shared handles', options: { throttle: 1500 }, shared: true },
+  { when: 'sync', how: 'terminated, shared handles', options: { postponeSwitch: true }, shared: true },
 ];
 
 describe('RootStore: a migration worker that dies', () => {
@@ -55,7 +55,10 @@ describe('RootStore: a migration worker that dies', () => {
       const ref = await MultiStoreV1.open(refDb);
       const w = new Workload(STORES, 3500, 11);
       {
-        const [v1Db, v2Db] = [await openDb(h.v1Path, { multithreading: shared }), await openDb(h.v2Path)];
+        const [v1Db, v2Db] = [
+          await openDb(h.v1Path, { multithreading: shared }),
+          await openDb(h.v2Path, { multithreading: shared }),
+        ];
         const rs = await RootStore.open(v1Db, v2Db, { worker: true, ...options });
         const events: RootStoreEvent[] = [];
         rs.events$.subscribe((e) => events.push(e));
@@ -87,8 +90,8 @@ describe('RootStore: a migration worker that dies', () => {
         await v1Db.close();
         await v2Db.close();
       }
-      // The next start resumes or starts over, catches up and switches. v1 opens unshared: the
-      // dead worker's handle on it must be gone, or LevelDB would still hold it locked.
+      // The next start resumes or starts over, catches up and switches. v1 and v2 open unshared:
+      // the dead worker's handles must be gone, or LevelDB would still hold them locked.
       const [v1Db, v2Db] = [await openDb(h.v1Path), await openDb(h.v2Path)];
       try {
         const rs = await RootStore.open(v1Db, v2Db, { worker: true });

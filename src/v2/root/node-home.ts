@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LevelDatabase } from '../../db/kv-db.js';
-import { openDb } from '../../db/open-db.js';
+import { openDb, V2_MAX_FILE_SIZE } from '../../db/open-db.js';
 import { StoreMigrateError } from '../../errors.js';
 
 /** A node home: `application.db` is store v1 (cosmos layout), `v2/` holds store v2 and the migration state. */
@@ -35,7 +35,10 @@ export async function openNodeHome(home: string, options: { create?: boolean } =
   const v1 = await openDb(v1Path, { multithreading: true });
   let v2: LevelDatabase;
   try {
-    v2 = await openDb(v2Path);
+    // Shared too: the worker opens it while this handle stays open, so handing v2 over and
+    // back (at the switch) neither closes LevelDB, which waits for a running compaction, nor
+    // replays its log. Small files: see V2_MAX_FILE_SIZE.
+    v2 = await openDb(v2Path, { multithreading: true, maxFileSize: V2_MAX_FILE_SIZE });
   } catch (err) {
     await v1.close();
     throw err;

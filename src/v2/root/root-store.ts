@@ -378,9 +378,12 @@ export class RootStore {
     const o = this.#options;
     const m = this.#home.manager;
     const state = workerState(m);
-    // LevelDB opens a directory once per process: this thread lets go of v2 for the worker.
-    await this.#v2.db.close();
+    // LevelDB opens a directory once per process unless shared: then this thread keeps its
+    // handle (and does not use it) while the worker owns v2; otherwise it lets go of v2.
+    const v2Shared = (this.#v2.db as { shared?: boolean }).shared === true;
+    if (!v2Shared) await this.#v2.db.close();
     const thread = MigrationThread.spawn({
+      v2Shared,
       v1Db: this.v1.kv.db,
       v1Path: (this.v1.kv.db as unknown as { location?: string }).location,
       v2Path: (this.#v2.db as unknown as { location: string }).location,

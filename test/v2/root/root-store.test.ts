@@ -23,7 +23,7 @@ async function homeWithReference(versions: number, layout: 'legacy' | 'node-key'
   cpSync(v1Path, refPath, { recursive: true });
   return {
     v1Db: await openDb(v1Path, { multithreading: sharedV1 }),
-    v2Db: await openDb(join(dir, 'home', 'v2')),
+    v2Db: await openDb(join(dir, 'home', 'v2'), { multithreading: sharedV1 }),
     refDb: await openDb(refPath),
   };
 }
@@ -34,7 +34,8 @@ describe.each([
   // v0.50's layout: the worker's sync copies versions from v1 through the node thread's reads.
   { thread: 'a worker thread, node-key v1', worker: true, layout: 'node-key' as const, shared: false },
   { thread: 'the node thread, node-key v1', worker: false, layout: 'node-key' as const, shared: false },
-  // v1 opened shared (as node homes open it): the worker reads it on its own thread.
+  // v1 and v2 opened shared (as node homes open them): the worker reads v1 on its own thread,
+  // and the node keeps its v2 handle open (unused) while the worker owns v2.
   { thread: 'a worker thread, shared node-key v1', worker: true, layout: 'node-key' as const, shared: true },
   { thread: 'a worker thread, shared legacy v1', worker: true, layout: 'legacy' as const, shared: true },
 ])('RootStore: background migration on $thread with app-hash continuity', ({ worker, layout, shared }) => {
@@ -61,8 +62,12 @@ describe.each([
       for (let b = 0; b < 100; b++) {
         const cs = workload.block(300);
         phases.push(rs.status().phase);
-        // While the worker owns v2, this thread has no StateCommitment to hand out.
-        if (worker && b === 1) expect(() => rs.sc).toThrow(/migration worker/);
+        // While the worker owns v2, this thread has no StateCommitment to hand out; its own
+        // handle stays open only when shared.
+        if (worker && b === 1) {
+          expect(() => rs.sc).toThrow(/migration worker/);
+          expect(v2Db.status).toBe(shared ? 'open' : 'closed');
+        }
         const ci = await rs.commit(cs);
         const refCi = await ref.commit(cs);
         expect(ci.version).toBe(refCi.version);
