@@ -1,7 +1,7 @@
 // The public API: the only entry users import.
 
 export { KvDb, type LevelDatabase, WriteBatch } from './db/kv-db.js';
-export { type OpenDbOptions, openDb } from './db/open-db.js';
+export { type OpenDbOptions, openDb, V2_MAX_FILE_SIZE } from './db/open-db.js';
 export {
   type Changeset,
   decodeChangeset,
