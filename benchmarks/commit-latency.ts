@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { openDb, V2_MAX_FILE_SIZE } from '../src/db/open-db.js';
+import { openDb } from '../src/db/open-db.js';
 import { type LatencySummary, summarizeLatencies } from '../src/demo/latency-stats.js';
 import { toHex } from '../src/encoding/bytes.js';
 import { decodeChangeset } from '../src/encoding/changeset.js';
+import { NODE_HOME_DB_OPTIONS } from '../src/v2/root/node-home.js';
 import { RootStore } from '../src/v2/root/root-store.js';
 import {
   gitInfo,
@@ -277,15 +278,13 @@ async function openStore(
 ): Promise<OpenedStore> {
   const io = { v1: zeroCounts(), v2: zeroCounts() };
   const v1 = temp.track(
-    // Shared, as a node home opens v1 and v2: the worker reads v1 on its own thread.
+    // As a node home opens v1 and v2 (shared).
     countIo(
-      await openDb(join(dir, 'application.db'), { createIfMissing: false, multithreading: true }),
+      await openDb(join(dir, 'application.db'), { ...NODE_HOME_DB_OPTIONS.v1, createIfMissing: false }),
       io.v1,
     ),
   );
-  const v2 = temp.track(
-    countIo(await openDb(join(dir, 'v2'), { multithreading: true, maxFileSize: V2_MAX_FILE_SIZE }), io.v2),
-  );
+  const v2 = temp.track(countIo(await openDb(join(dir, 'v2'), NODE_HOME_DB_OPTIONS.v2), io.v2));
   // With a worker, v2's calls happen on the worker's own handle and are not counted here.
   const store = await RootStore.open(v1, v2, {
     migrate: false,

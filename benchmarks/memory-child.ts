@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { type OpenDbOptions, openDb, V2_MAX_FILE_SIZE } from '../src/db/open-db.js';
+import { type OpenDbOptions, openDb } from '../src/db/open-db.js';
 import { toHex } from '../src/encoding/bytes.js';
 import { MultiStoreV1 } from '../src/v1/multi-store-v1.js';
 import { openV2 } from '../src/v2/home/open-v2-dir.js';
+import { NODE_HOME_DB_OPTIONS } from '../src/v2/root/node-home.js';
 import { RootStore, type RootStoreEvent } from '../src/v2/root/root-store.js';
 
 /**
@@ -216,9 +217,9 @@ async function migrateInWorker({
   dbOptions,
   opened,
 }: MigrationArgs): Promise<MigrationOutcome> {
-  // Shared, as a node home opens it: the worker reads v1 on its own thread.
-  const v1Db = await openDb(v1Path, { ...dbOptions, createIfMissing: false, multithreading: true });
-  const v2Db = await openDb(v2Path, { ...dbOptions, multithreading: true, maxFileSize: V2_MAX_FILE_SIZE });
+  // As a node home opens v1 and v2 (shared).
+  const v1Db = await openDb(v1Path, { ...dbOptions, ...NODE_HOME_DB_OPTIONS.v1, createIfMissing: false });
+  const v2Db = await openDb(v2Path, { ...dbOptions, ...NODE_HOME_DB_OPTIONS.v2 });
   const store = await RootStore.open(v1Db, v2Db, { worker: true });
   try {
     const height = store.latestVersion;
