@@ -24,7 +24,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MultiStoreV1, openDb, RootStore } from '../dist/index.js';
+import { MultiStoreV1, openDb, openNodeHome, RootStore } from '../dist/index.js';
 import { SeededRandom } from '../dist/workload/seeded-random.js';
 
 const { values: opts } = parseArgs({
@@ -116,10 +116,8 @@ const workload = chain(num('stores'), num('keys'), num('block-changes'), num('se
 // --- the node (child process) -----------------------------------------------------------------
 
 async function runChild() {
-  const home = opts.home;
-  // Shared, as a node home opens them (serve): the worker reads v1 on its own thread.
-  const v1 = await openDb(join(home, 'application.db'), { multithreading: true });
-  const v2 = await openDb(join(home, 'v2'), { multithreading: true });
+  // As serve opens a home: v1 and v2 shared, so the worker reads v1 on its own thread.
+  const { v1, v2 } = await openNodeHome(opts.home);
   const say = (line) => process.stdout.write(`${line}\n`);
   const rs = await RootStore.open(v1, v2, {
     throttle: num('throttle') || undefined,
